@@ -1,0 +1,79 @@
+"""What the engine emits. The dashboard, the CLI and the replay evaluation all consume these."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+
+class SourceState(str, Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One classified window of one stream.
+
+    `t` is the stream time (s) of the newest frame in the window; `latency_ms` runs from that frame's capture
+    to this event's emission. `label`/`score` are the smoothed, hysteresis-held display label; `raw_label` is
+    the plain argmax of this window. `partial` marks a window filled by looping a stream that ended early.
+    """
+
+    stream: str
+    t: float
+    label: str
+    score: float
+    topk: list[tuple[str, float]]
+    latency_ms: float
+    raw_label: str = ""
+    raw_score: float = 0.0
+    probs: list[float] = field(default_factory=list)
+    partial: bool = False
+    type: str = "prediction"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["topk"] = [[lab, round(p, 5)] for lab, p in self.topk]
+        d["probs"] = [round(p, 5) for p in self.probs]
+        return d
+
+
+@dataclass(frozen=True)
+class Status:
+    """A stream changed state (connecting/live/reconnecting/ended/failed), or reports warm-up progress."""
+
+    stream: str
+    state: SourceState
+    reason: str = ""
+    warmup: float | None = None  # fraction of the first window filled, while warming up
+    type: str = "status"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["state"] = self.state.value
+        return d
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Periodic health figures for one stream (and the shared extractor/head timings)."""
+
+    stream: str
+    capture_fps: float
+    feature_fps: float
+    dropped_frames: int
+    extractor_ms: float
+    head_ms: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    provider: str = ""
+    type: str = "metrics"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+Event = Prediction | Status | Metrics
