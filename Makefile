@@ -1,36 +1,47 @@
-# Two commands: `make run` and `make test`. Everything else is a helper they call.
+# Two commands for users: `make run` (the dashboard on the bundled demo model) and `make test`.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test venv system-deps demo-model bench clean
+.PHONY: run test venv dev demo-model bench bench-quick system-deps clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# Runtime only: numpy, opencv-python, onnxruntime-gpu, gradio (no TensorFlow).
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Everything: training/export (tensorflow, tf2onnx, onnx, ...) and the test tools.
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[train,test]'
-	touch $(STAMP)
+	touch $@ $(RUN_STAMP)
 
-venv: $(STAMP)
+venv: $(RUN_STAMP)
+dev: $(DEV_STAMP)
 
-run: $(STAMP)
-	$(BIN)/python demo_app.py
+run: $(RUN_STAMP)
+	$(BIN)/python demo_app.py $(ARGS)
 
-# Debian packages the real-part tests need: Chromium for the dashboard, GStreamer's RTSP server.
-system-deps:
-	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	  ./scripts/install-system-deps.sh; \
-	else echo "system-deps: not root or no apt-get; browser/RTSP tests will skip"; fi
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
-
-demo-model: $(STAMP)
+demo-model: $(DEV_STAMP)
 	$(BIN)/python -m training demo-model --out models/demo
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
+
+bench-quick: $(DEV_STAMP)
+	$(BIN)/python -m bench --quick
+
+# Debian packages the real-part tests use (Chromium, GStreamer's RTSP server, ffmpeg); needs root.
+system-deps:
+	bash scripts/install-system-deps.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info
