@@ -24,7 +24,8 @@ FORMAT = "actionstream-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 #: Roles a bundle file can play, and their conventional file names.
-FILE_NAMES = {"extractor": "extractor.onnx", "extractor_int8": "extractor.int8.onnx", "head": "head.onnx"}
+FILE_NAMES = {"extractor": "extractor.onnx", "extractor_int8": "extractor.int8.onnx", "head": "head.onnx",
+              "head_int8": "head.int8.onnx"}
 SAMPLING_MODES = ("stride", "segments")
 
 
@@ -197,8 +198,10 @@ def _check_shapes(root: Path, m: Manifest) -> None:
                                   (m.frame.height, m.frame.width)):
             raise BundleError(f"{path}: input shape {in_shape} does not match frame "
                               f"{m.frame.height}x{m.frame.width}x3 in the manifest")
-    if "head" in m.files:
-        path = root / m.files["head"].path
+    for role in ("head", "head_int8"):
+        if role not in m.files:
+            continue
+        path = root / m.files[role].path
         ins, outs = _onnx_io(path)
         in_shape, out_shape = ins[0][1], outs[0][1]
         if isinstance(in_shape[-1], int) and in_shape[-1] != m.feature_size:
@@ -218,6 +221,20 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
     atomic_write_text(Path(root) / MANIFEST, json.dumps(manifest.to_dict(), indent=2) + "\n")
 
 
+def default_mode(directory: bool = False) -> int:
+    """The permissions a plain open()/mkdir() would give under the current umask.
+
+    mkstemp/mkdtemp create owner-only (0600/0700) files and folders; a bundle should be as readable as any file.
+    """
+    try:  # Linux says it without touching the process-wide umask
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("Umask:"))
+        umask = int(line.split()[1], 8)
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +242,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -259,6 +277,7 @@ class BundleWriter:
         if not (self.tmp / MANIFEST).is_file():
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise BundleError(f"{self.out}: internal error, bundle written without {MANIFEST}")
+        os.chmod(self.tmp, default_mode(directory=True))
         old = None
         if self.out.exists():
             old = self.out.with_name(f".{self.out.name}.old")

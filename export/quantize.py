@@ -1,0 +1,192 @@
+"""int8 versions of a bundle's networks, with their accuracy cost measured and recorded.
+
+    quantize_extractor(Path("B"), Path("clips/"))   # static QDQ extractor.int8.onnx, calibrated on real frames
+    quantize_head_dynamic(Path("B"))                # dynamic int8 head.int8.onnx (the LSTM weights)
+
+Static QDQ (U8 activations, S8 per-channel weights) ran ~2x faster than fp32 for InceptionV3 on a 2-core
+CPU; dynamic quantization of the CNN was slower than fp32, so the extractor is quantized statically only.
+The LSTM head, whose cost is its weights, gains from dynamic quantization (MEASURED.md).
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from export.bundle import FILE_NAMES, Bundle, BundleWriter, OnnxFile, load_bundle, sha256_file, write_manifest
+from export.convert import tool_versions, utc_now
+from export.parity import INT8_MIN_COSINE, compare, make_probe, onnx_outputs, probe_recipe, seeded_input
+from streaming.errors import ActionstreamError
+from streaming.preprocess import FrameSpec, preprocess_frame
+from streaming.video import iter_frames, probe_video
+
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+#: Fewest frames that make a meaningful calibration / held-out measurement.
+MIN_CALIBRATION_FRAMES, MIN_HELDOUT_FRAMES = 8, 4
+HEAD_PARITY_SEED, HEAD_PARITY_WINDOWS = 4, 32
+#: int8 head probabilities may differ from fp32 by at most this much, and must agree on the top class this often.
+HEAD_INT8_MAX_ABS_DIFF, HEAD_INT8_MIN_TOP1 = 0.05, 0.9
+
+
+def calibration_videos(path: Path) -> list[Path]:
+    """A video file, or the video files under a folder (recursively, sorted)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ActionstreamError(f"{path}: calibration video or folder not found")
+    videos = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if not videos:
+        raise ActionstreamError(f"{path}: no video files ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+    return videos
+
+
+def calibration_frames(source: Path, spec: FrameSpec, max_frames: int, heldout_frames: int
+                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Preprocessed frames for calibration and for a held-out check, spread evenly over the videos.
+
+    With two or more videos the held-out frames come from videos not used for calibration (the last fifth of
+    them, at least one); with one video, from its last fifth.
+    """
+    videos = calibration_videos(source)
+    if len(videos) >= 2:
+        n_held = max(1, round(len(videos) / 5))
+        calib_parts = [(v, 0.0, 1.0) for v in videos[:-n_held]]
+        held_parts = [(v, 0.0, 1.0) for v in videos[-n_held:]]
+    else:
+        calib_parts, held_parts = [(videos[0], 0.0, 0.8)], [(videos[0], 0.8, 1.0)]
+    calib = _frames_from(calib_parts, spec, max_frames, "calibration")
+    held = _frames_from(held_parts, spec, heldout_frames, "held-out")
+    if len(calib) < MIN_CALIBRATION_FRAMES or len(held) < MIN_HELDOUT_FRAMES:
+        raise ActionstreamError(f"{source}: only {len(calib)} calibration and {len(held)} held-out frames decoded; "
+                                f"need at least {MIN_CALIBRATION_FRAMES} and {MIN_HELDOUT_FRAMES} (use longer or "
+                                "more videos)")
+    info = {"calibration_videos": [str(v) for v, *_ in calib_parts], "heldout_videos": [str(v) for v, *_ in held_parts]}
+    return calib, held, info
+
+
+def _frames_from(parts: list[tuple[Path, float, float]], spec: FrameSpec, n: int, what: str) -> np.ndarray:
+    """Up to n frames spread evenly over the given (video, start fraction, end fraction) parts."""
+    per_part = math.ceil(n / len(parts))
+    out = np.empty((n, spec.height, spec.width, 3), np.float32)
+    filled = 0
+    for path, start, end in tqdm(parts, desc=f"decode {what} frames", unit="video", disable=None):
+        claimed = probe_video(path).frame_count or sum(1 for _ in iter_frames(path))  # header may say 0
+        first, last = int(claimed * start), int(claimed * end)
+        step = max(1, (last - first) // per_part)
+        taken = 0
+        for i, (_, frame) in enumerate(iter_frames(path)):
+            if filled == n or taken == per_part or i >= last:
+                break
+            if i >= first and (i - first) % step == 0:
+                preprocess_frame(frame, spec, out=out[filled])
+                filled += 1
+                taken += 1
+    return out[:filled]
+
+
+class _FrameReader:
+    """ONNX Runtime's CalibrationDataReader protocol over preprocessed frames, one frame per run."""
+
+    def __init__(self, input_name: str, frames: np.ndarray):
+        self.input_name = input_name
+        self.frames = frames
+        self.it: Iterator[int] = iter(tqdm(range(len(frames)), desc="calibrate", unit="frame", disable=None))
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        i = next(self.it, None)
+        return None if i is None else {self.input_name: self.frames[i:i + 1]}
+
+    def rewind(self) -> None:
+        self.it = iter(range(len(self.frames)))
+
+
+def quantize_extractor(bundle_dir: str | Path, calibration: str | Path, max_frames: int = 200,
+                       heldout_frames: int = 32, min_cosine: float = INT8_MIN_COSINE) -> Bundle:
+    """Static QDQ int8 extractor.int8.onnx calibrated on real frames; refuses (nothing written) if held-out
+    int8-vs-fp32 feature cosine falls below `min_cosine`.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    m = bundle.manifest
+    if max_frames < MIN_CALIBRATION_FRAMES or heldout_frames < MIN_HELDOUT_FRAMES:
+        raise ActionstreamError(f"need max_frames >= {MIN_CALIBRATION_FRAMES} and heldout_frames >= "
+                                f"{MIN_HELDOUT_FRAMES}")
+    calib, held, info = calibration_frames(Path(calibration), m.frame, max_frames, heldout_frames)
+    fp32 = bundle.path("extractor")
+    started = time.perf_counter()
+    with BundleWriter(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
+        pre = Path(work) / "pre.onnx"
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=False)
+        int8 = tmp / FILE_NAMES["extractor_int8"]
+        quantize_static(str(pre), str(int8), _FrameReader(m.files["extractor"].input, calib),
+                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
+                        calibration_providers=["CPUExecutionProvider"])
+        # (no CalibMaxIntermediateOutputs: ORT 1.31's MinMax calibrater keeps only per-tensor min/max, and with
+        # that option it drops the collected batches instead of merging them -> "No data is collected")
+        result = compare(onnx_outputs(fp32, held), onnx_outputs(int8, held))
+        if result["cosine_min"] < min_cosine:
+            raise ActionstreamError(f"{bundle_dir / FILE_NAMES['extractor_int8']}: int8 features too far from fp32 "
+                                    f"on held-out frames (cosine min {result['cosine_min']:.4f} < {min_cosine}); "
+                                    "nothing written; calibrate on more, or more varied, video")
+        recipe = _recipe_like(m.probe.get("extractor"), (2, m.frame.height, m.frame.width, 3), "uniform")
+        m.files["extractor_int8"] = OnnxFile(FILE_NAMES["extractor_int8"], sha256_file(int8),
+                                             m.files["extractor"].input, m.files["extractor"].output)
+        m.parity["extractor_int8"] = {
+            "cosine_min": result["cosine_min"], "cosine_mean": result["cosine_mean"],
+            "max_abs_diff": result["max_abs_diff"], "heldout_frames": len(held), "calibration_frames": len(calib),
+            "calibration_source": str(Path(calibration).resolve()), **info,
+            "method": "static QDQ, QUInt8 activations, QInt8 per-channel weights, MinMax calibration"}
+        m.probe["extractor_int8"] = make_probe(recipe, onnx_outputs(int8, seeded_input(recipe)))
+        m.provenance["extractor_int8"] = {"versions": tool_versions(), "created": utc_now(),
+                                          "quantize_seconds": round(time.perf_counter() - started, 2)}
+        write_manifest(tmp, m)
+    return load_bundle(bundle_dir)
+
+
+def quantize_head_dynamic(bundle_dir: str | Path) -> Bundle:
+    """Dynamic int8 head.int8.onnx (LSTM/MatMul weights int8), with its parity vs the fp32 head recorded."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    bundle_dir = Path(bundle_dir)
+    bundle = load_bundle(bundle_dir)
+    m = bundle.manifest
+    if not m.has_head:
+        raise ActionstreamError(f"{bundle_dir}: bundle has no head.onnx to quantize")
+    fp32 = bundle.path("head")
+    with BundleWriter(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
+        pre = Path(work) / "pre.onnx"
+        quant_pre_process(str(fp32), str(pre))
+        int8 = tmp / FILE_NAMES["head_int8"]
+        quantize_dynamic(str(pre), str(int8), weight_type=QuantType.QInt8)
+        x = seeded_input(probe_recipe(HEAD_PARITY_SEED, (HEAD_PARITY_WINDOWS, m.window, m.feature_size), "normal"))
+        result = compare(onnx_outputs(fp32, x), onnx_outputs(int8, x))
+        if result["max_abs_diff"] > HEAD_INT8_MAX_ABS_DIFF or result["top1_agreement"] < HEAD_INT8_MIN_TOP1:
+            raise ActionstreamError(f"{bundle_dir / FILE_NAMES['head_int8']}: int8 head too far from fp32 (max abs "
+                                    f"diff {result['max_abs_diff']:.3g}, top-1 agreement "
+                                    f"{result['top1_agreement']:.2f}); nothing written")
+        recipe = _recipe_like(m.probe.get("head"), (2, m.window, m.feature_size), "normal")
+        m.files["head_int8"] = OnnxFile(FILE_NAMES["head_int8"], sha256_file(int8), m.files["head"].input,
+                                        m.files["head"].output)
+        m.parity["head_int8"] = {**result, "method": "dynamic int8 (QInt8 weights)"}
+        m.probe["head_int8"] = make_probe(recipe, onnx_outputs(int8, seeded_input(recipe)))
+        m.provenance["head_int8"] = {"versions": tool_versions(), "created": utc_now()}
+        write_manifest(tmp, m)
+    return load_bundle(bundle_dir)
+
+
+def _recipe_like(probe: dict[str, Any] | None, shape: tuple[int, ...], distribution: str) -> dict[str, Any]:
+    """The fp32 file's probe recipe (so both files are probed on the same input), or a fresh one if it has none."""
+    if probe:
+        return {k: v for k, v in probe.items() if k not in ("outputs", "input_sha256")}
+    return probe_recipe(1, shape, distribution)
