@@ -1,0 +1,6 @@
+"""`python -m streaming` — see streaming.cli."""
+import sys
+
+from streaming.cli import main
+
+sys.exit(main())
