@@ -71,7 +71,7 @@ def _engine(args, bundle=None):
     from streaming.engine import Engine, EngineConfig
 
     try:
-        config = EngineConfig(device=args.device, int8=args.int8, hop_s=args.hop, topk=args.topk,
+        config = EngineConfig(device=args.device, int8=args.int8, int8_head=args.int8_head, hop_s=args.hop, topk=args.topk,
                               hold_s=args.hold, threads=args.threads)
     except ValueError as exc:
         raise ActionstreamError(str(exc)) from exc
@@ -159,7 +159,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="model bundle folder (default: the demo model, models/demo)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                    help="ONNX Runtime device: auto uses CUDA when it can load, else CPU")
-    p.add_argument("--int8", action="store_true", help="use the bundle's int8 extractor")
+    p.add_argument("--int8", action="store_true", help="use the bundle's int8 extractor (extractor.int8.onnx)")
+    p.add_argument("--int8-head", action="store_true", help="use the bundle's int8 head (head.int8.onnx)")
     p.add_argument("--hop", type=float, default=1.0, metavar="S", help="seconds of stream between predictions")
     p.add_argument("--topk", type=int, default=5, help="classes listed per prediction")
     p.add_argument("--hold", type=float, default=1.0, metavar="S",

@@ -59,6 +59,7 @@ class EngineConfig:
 
     device: str = "auto"
     int8: bool = False
+    int8_head: bool = False
     hop_s: float = 1.0
     topk: int = 5
     ema_alpha: float = 0.5
@@ -210,7 +211,7 @@ class Engine:
         self.manifest: Manifest = self.bundle.manifest
         self.config = config
         self.extractor = Extractor(self.bundle, int8=config.int8, device=config.device, threads=config.threads)
-        self.head = Head(self.bundle, device=config.device, threads=config.threads)
+        self.head = Head(self.bundle, int8=config.int8_head, device=config.device, threads=config.threads)
         self.labels: list[str] = list(self.manifest.labels)
         self.window = self.manifest.window
         self.feature_fps = float(self.manifest.sampling.fps)

@@ -11,13 +11,17 @@ from streaming.providers import create_session
 class Head:
     """An ONNX Runtime session over the bundle's head; classifies B×window×D feature windows at once."""
 
-    def __init__(self, bundle: Bundle, device: str = "auto", threads: int = 0):
+    def __init__(self, bundle: Bundle, int8: bool = False, device: str = "auto", threads: int = 0):
         if not bundle.manifest.has_head:
             raise BundleError(f"{bundle.root}: bundle has no head.onnx (extractor only); train one with "
                               "`python -m training run` or use models/demo")
         self.labels = list(bundle.manifest.labels)
         self.window = bundle.manifest.window
-        self.session = create_session(bundle.path("head"), device=device, threads=threads)
+        if int8 and "head_int8" not in bundle.manifest.files:
+            raise BundleError(f"{bundle.root}: bundle has no int8 head; run `python -m export quantize "
+                              f"{bundle.root} --head` first")
+        self.role = "head_int8" if int8 else "head"
+        self.session = create_session(bundle.path(self.role), device=device, threads=threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_name = self.session.get_outputs()[0].name
 
