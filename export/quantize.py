@@ -9,7 +9,7 @@ The LSTM head, whose cost is its weights, gains from dynamic quantization (MEASU
 """
 from __future__ import annotations
 
-import math
+import logging
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +21,12 @@ from tqdm import tqdm
 from export.bundle import FILE_NAMES, Bundle, BundleWriter, OnnxFile, load_bundle, sha256_file, write_manifest
 from export.convert import tool_versions, utc_now
 from export.parity import INT8_MIN_COSINE, compare, make_probe, onnx_outputs, probe_recipe, seeded_input
-from streaming.errors import ActionstreamError
+from streaming.errors import ActionstreamError, SourceError
 from streaming.preprocess import FrameSpec, preprocess_frame
-from streaming.video import iter_frames, probe_video
+from streaming.video import VIDEO_SUFFIXES, FrameReader
 
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+log = logging.getLogger("actionstream")
+
 #: Fewest frames that make a meaningful calibration / held-out measurement.
 MIN_CALIBRATION_FRAMES, MIN_HELDOUT_FRAMES = 8, 4
 HEAD_PARITY_SEED, HEAD_PARITY_WINDOWS = 4, 32
@@ -48,45 +49,117 @@ def calibration_videos(path: Path) -> list[Path]:
 
 def calibration_frames(source: Path, spec: FrameSpec, max_frames: int, heldout_frames: int
                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Preprocessed frames for calibration and for a held-out check, spread evenly over the videos.
+    """Preprocessed frames for calibration and for a held-out check, spread evenly in time over the videos.
 
-    With two or more videos the held-out frames come from videos not used for calibration (the last fifth of
-    them, at least one); with one video, from its last fifth.
+    With two or more usable videos the held-out frames come from videos not used for calibration (the last
+    fifth of them, at least one); with one, from its last fifth of time. Each video is decoded once to learn
+    its frames' times (headers lie about frame counts), then again to take the chosen frames. A video that
+    gives no frame is skipped, logged and listed in the returned info's "skipped_videos".
     """
     videos = calibration_videos(source)
-    if len(videos) >= 2:
-        n_held = max(1, round(len(videos) / 5))
-        calib_parts = [(v, 0.0, 1.0) for v in videos[:-n_held]]
-        held_parts = [(v, 0.0, 1.0) for v in videos[-n_held:]]
+    times: dict[Path, list[float]] = {}
+    skipped: dict[str, str] = {}
+    for video in tqdm(videos, desc="scan calibration videos", unit="video", disable=None):
+        try:
+            times[video] = [t for t, _ in FrameReader(video)]
+        except SourceError as exc:
+            skipped[str(video)] = str(exc)
+            log.warning("skipping calibration video %s", exc)
+    usable = [v for v in videos if times.get(v)]
+    if not usable:
+        first = next(iter(skipped.values()), f"{source}: no frames")
+        more = f" (and {len(skipped) - 1} other video(s) failed)" if len(skipped) > 1 else ""
+        raise ActionstreamError(f"no usable calibration video: {first}{more}")
+    if len(usable) >= 2:
+        n_held = max(1, round(len(usable) / 5))
+        calib_parts = [(v, 0.0, 1.0) for v in usable[:-n_held]]
+        held_parts = [(v, 0.0, 1.0) for v in usable[-n_held:]]
     else:
-        calib_parts, held_parts = [(videos[0], 0.0, 0.8)], [(videos[0], 0.8, 1.0)]
-    calib = _frames_from(calib_parts, spec, max_frames, "calibration")
-    held = _frames_from(held_parts, spec, heldout_frames, "held-out")
+        calib_parts, held_parts = [(usable[0], 0.0, 0.8)], [(usable[0], 0.8, 1.0)]
+    calib = _frames_from(calib_parts, times, spec, max_frames, "calibration", skipped)
+    held = _frames_from(held_parts, times, spec, heldout_frames, "held-out", skipped)
     if len(calib) < MIN_CALIBRATION_FRAMES or len(held) < MIN_HELDOUT_FRAMES:
         raise ActionstreamError(f"{source}: only {len(calib)} calibration and {len(held)} held-out frames decoded; "
                                 f"need at least {MIN_CALIBRATION_FRAMES} and {MIN_HELDOUT_FRAMES} (use longer or "
                                 "more videos)")
-    info = {"calibration_videos": [str(v) for v, *_ in calib_parts], "heldout_videos": [str(v) for v, *_ in held_parts]}
+    info = {"calibration_videos": [str(v) for v, *_ in calib_parts], "heldout_videos": [str(v) for v, *_ in held_parts],
+            "skipped_videos": skipped}
     return calib, held, info
 
 
-def _frames_from(parts: list[tuple[Path, float, float]], spec: FrameSpec, n: int, what: str) -> np.ndarray:
-    """Up to n frames spread evenly over the given (video, start fraction, end fraction) parts."""
-    per_part = math.ceil(n / len(parts))
+def _part_indices(times: list[float], start: float, end: float) -> list[int]:
+    """Indices of the frames whose time lies in [start, end) fractions of the video's duration."""
+    period = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    duration = times[-1] + period
+    t0, t1 = start * duration, end * duration
+    return [i for i, t in enumerate(times) if t0 <= t and (t < t1 or end >= 1.0)]
+
+
+def _spread_in_time(times: list[float], indices: list[int], k: int) -> list[int]:
+    """k of `indices` (ascending) whose times are closest to k evenly spaced instants over their span.
+
+    Each pick stays after the previous one and leaves room for the rest, so k distinct frames come back.
+    """
+    if k >= len(indices):
+        return list(indices)
+    if k <= 0:
+        return []
+    ts = np.asarray([times[i] for i in indices])
+    span = ts[-1] - ts[0]
+    picked, lo = [], 0
+    for j in range(k):
+        target = ts[0] + span * (j + 0.5) / k
+        pos = int(np.searchsorted(ts, target))
+        if pos > 0 and (pos == len(ts) or target - ts[pos - 1] <= ts[pos] - target):
+            pos -= 1  # the nearer neighbour
+        pos = min(max(pos, lo), len(ts) - (k - j))
+        picked.append(indices[pos])
+        lo = pos + 1
+    return picked
+
+
+def _quotas(available: list[int], n: int) -> list[int]:
+    """n frames shared as evenly as possible among parts that hold `available` frames each."""
+    quotas = [0] * len(available)
+    left = min(n, sum(available))
+    while left:
+        open_parts = [i for i, a in enumerate(available) if quotas[i] < a]
+        share = max(1, left // len(open_parts))
+        for i in open_parts:
+            take = min(share, available[i] - quotas[i], left)
+            quotas[i] += take
+            left -= take
+            if not left:
+                break
+    return quotas
+
+
+def _frames_from(parts: list[tuple[Path, float, float]], times: dict[Path, list[float]], spec: FrameSpec, n: int,
+                 what: str, skipped: dict[str, str]) -> np.ndarray:
+    """Up to n frames spread evenly in time over the given (video, start fraction, end fraction) parts.
+
+    `times`: each video's decoded frame times. A video that fails on this second decode joins `skipped`.
+    """
+    candidates = [_part_indices(times[path], start, end) for path, start, end in parts]
+    quotas = _quotas([len(c) for c in candidates], n)
     out = np.empty((n, spec.height, spec.width, 3), np.float32)
     filled = 0
-    for path, start, end in tqdm(parts, desc=f"decode {what} frames", unit="video", disable=None):
-        claimed = probe_video(path).frame_count or sum(1 for _ in iter_frames(path))  # header may say 0
-        first, last = int(claimed * start), int(claimed * end)
-        step = max(1, (last - first) // per_part)
-        taken = 0
-        for i, (_, frame) in enumerate(iter_frames(path)):
-            if filled == n or taken == per_part or i >= last:
-                break
-            if i >= first and (i - first) % step == 0:
-                preprocess_frame(frame, spec, out=out[filled])
-                filled += 1
-                taken += 1
+    for (path, _, _), cands, quota in tqdm(list(zip(parts, candidates, quotas)), desc=f"decode {what} frames",
+                                           unit="video", disable=None):
+        wanted = set(_spread_in_time(times[path], cands, quota))
+        if not wanted:
+            continue
+        last = max(wanted)
+        try:
+            for i, (_, frame) in enumerate(FrameReader(path)):
+                if i > last:
+                    break
+                if i in wanted:
+                    preprocess_frame(frame, spec, out=out[filled])
+                    filled += 1
+        except SourceError as exc:
+            skipped[str(path)] = str(exc)
+            log.warning("skipping calibration video %s", exc)
     return out[:filled]
 
 

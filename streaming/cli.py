@@ -94,13 +94,13 @@ def cmd_run(args) -> int:
         sources.append(source)
     engine = _engine(args)
     show = event_json if args.jsonl else event_text
-    failed: set[str] = set()
+    failed: dict[str, str] = {}  # stream -> why it failed
     try:
         for event in engine.run_until_done(sources, duration_s=args.duration):
             if isinstance(event, Metrics) and args.no_metrics:
                 continue
             if isinstance(event, Status) and event.warmup is None and event.state == SourceState.FAILED:
-                failed.add(event.stream)
+                failed[event.stream] = event.reason
             print(show(event), flush=True)
     except KeyboardInterrupt:
         engine.stop()
@@ -114,7 +114,11 @@ def cmd_run(args) -> int:
     if engine.error:
         print(f"error: {engine.error}", file=sys.stderr)
         return 1
-    return 1 if failed and len(failed) == len(sources) else 0
+    if failed and len(failed) == len(sources):  # nothing ran: say why where a script looks for errors
+        for stream, reason in failed.items():
+            print(f"error: {stream}: {' '.join(reason.split()) or 'failed'}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_replay(args) -> int:
@@ -206,8 +210,11 @@ def _quiet_opencv() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from streaming.video import quiet_ffmpeg_log
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     _quiet_opencv()
+    quiet_ffmpeg_log()  # before any capture opens, network sources included ("[h264 @ 0x..] ..." lines)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -34,6 +34,10 @@ log = logging.getLogger("actionstream")
 LIVE_QUEUE_FRAMES = 4
 #: Frames a replay (no-drop) source decodes ahead of the engine: lets the engine batch several at once.
 REPLAY_QUEUE_FRAMES = 64
+#: ...unless that many frames would hold more than this: a replay of a 4K file (25 MB a frame) queues about
+#: 10, not 64 (1.6 GB). Decided at the first frame; never fewer than MIN_REPLAY_QUEUE_FRAMES.
+REPLAY_QUEUE_BYTES = 256 << 20
+MIN_REPLAY_QUEUE_FRAMES = 4
 #: Status changes kept for a consumer that has not collected them yet (older ones are discarded).
 STATUS_BACKLOG = 64
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -58,17 +62,21 @@ class Source:
     `dropped` counts frames discarded to stay current; `captured` counts frames the source produced.
     """
 
-    def __init__(self, name: str, queue_frames: int = LIVE_QUEUE_FRAMES, drop_oldest: bool = True):
+    def __init__(self, name: str, queue_frames: int = LIVE_QUEUE_FRAMES, drop_oldest: bool = True,
+                 queue_bytes: int | None = None):
         if not name:
             raise SourceError("a source needs a non-empty name")
         if queue_frames <= 0:
             raise ValueError(f"queue_frames must be positive, got {queue_frames}")
+        if queue_bytes is not None and queue_bytes <= 0:
+            raise ValueError(f"queue_bytes must be positive, got {queue_bytes}")
         self.name = name
         self.state = SourceState.CONNECTING
         self.reason = ""
         self.dropped = 0
         self.captured = 0
-        self.queue_frames = queue_frames
+        self.queue_frames = queue_frames  # lowered at the first frame when queue_bytes would be exceeded
+        self.queue_bytes = queue_bytes
         self.drop_oldest = drop_oldest
         self._frames: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -161,6 +169,9 @@ class Source:
         """Queue a frame: drop the oldest when full (live), or wait for room (replay). False if stopped."""
         frame = Frame(t=t, image=image, captured_at=time.monotonic() if captured_at is None else captured_at)
         with self._cond:
+            if self.queue_bytes is not None and self.captured == 0:
+                fit = self.queue_bytes // max(1, image.nbytes)
+                self.queue_frames = min(self.queue_frames, max(MIN_REPLAY_QUEUE_FRAMES, fit))
             if len(self._frames) >= self.queue_frames:
                 if self.drop_oldest:
                     self._frames.popleft()
@@ -193,7 +204,10 @@ class Source:
 
 class FileSource(Source):
     """A video file as a stream: paced by its timestamps (`realtime`, live semantics, drops when behind) or as
-    fast as possible with nothing dropped (`realtime=False`, for evaluation). `loop` replays it forever."""
+    fast as possible with nothing dropped (`realtime=False`, for evaluation). `loop` replays it forever.
+
+    A replay queues REPLAY_QUEUE_FRAMES ahead, fewer for large frames (REPLAY_QUEUE_BYTES), unless
+    `queue_frames` is given."""
 
     def __init__(self, path: str | os.PathLike, name: str | None = None, realtime: bool = True, loop: bool = False,
                  queue_frames: int | None = None):
@@ -202,8 +216,9 @@ class FileSource(Source):
             raise SourceError(f"{p}: no such video file")
         if not p.is_file():
             raise SourceError(f"{p}: not a file")
+        capped = not realtime and queue_frames is None
         super().__init__(name or p.stem, queue_frames or (LIVE_QUEUE_FRAMES if realtime else REPLAY_QUEUE_FRAMES),
-                         drop_oldest=realtime)
+                         drop_oldest=realtime, queue_bytes=REPLAY_QUEUE_BYTES if capped else None)
         self.path = p
         self.realtime = realtime
         self.loop = loop
@@ -460,6 +475,8 @@ def open_source(spec: str, name: str | None = None, realtime: bool = True, loop:
         return FileSource(demo_clip_path(), name=name or "demo", realtime=realtime, loop=loop)
     if spec.isdigit():
         return CameraSource(int(spec), name=name)
+    if os.path.isfile(spec):  # "cam1:2024.mp4" is a file, not a URL with scheme "cam1"
+        return FileSource(spec, name=name, realtime=realtime, loop=loop)
     scheme = urlsplit(spec).scheme.lower()
     if len(scheme) > 1:  # one letter would be a Windows drive
         if scheme not in NETWORK_SCHEMES:

@@ -7,8 +7,8 @@ import pytest
 
 from streaming.errors import SourceError
 from streaming.events import SourceState
-from streaming.sources import (LIVE_QUEUE_FRAMES, CameraSource, FileSource, NetworkSource, PushSource, open_source,
-                               safe_url)
+from streaming.sources import (LIVE_QUEUE_FRAMES, REPLAY_QUEUE_BYTES, REPLAY_QUEUE_FRAMES, CameraSource, FileSource,
+                               NetworkSource, PushSource, open_source, safe_url)
 from streaming.video import iter_frames
 from tiny_bundle import write_color_clip
 from rtsp_fixture import free_port
@@ -47,6 +47,42 @@ def test_file_replay_delivers_every_frame_in_order(color_clips):
     states = [s.state for s in source.pop_statuses()]
     assert states == [SourceState.CONNECTING, SourceState.LIVE, SourceState.ENDED]
     assert frames[0].image.shape == (72, 96, 3) and frames[0].image.dtype == np.uint8
+
+
+def fill_queue(source):
+    """Start a replay and wait until it has decoded a full queue ahead (or ended)."""
+    woke = threading.Event()
+    source.attach(woke)
+    source.start()
+    while (source.captured == 0 or source.pending() < source.queue_frames) and not source.ended:
+        assert woke.wait(WAIT_S), f"{source} stopped decoding"
+        woke.clear()
+
+
+def test_replay_of_4k_video_queues_by_bytes_not_by_frame_count(tmp_path):
+    import cv2
+
+    clip, (w, h), n = tmp_path / "uhd.avi", (3840, 2160), 14
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (w, h))
+    frame = np.zeros((h, w, 3), np.uint8)
+    for i in range(n):
+        frame[:, : (i + 1) * w // n] = (40, 90, 200)  # a growing bar: every frame differs
+        writer.write(frame)
+    writer.release()
+    source = FileSource(clip, realtime=False)
+    fill_queue(source)
+    frame_bytes = w * h * 3
+    assert source.queue_frames == REPLAY_QUEUE_BYTES // frame_bytes == 10  # not 64 frames (1.6 GB)
+    assert source.pending() == 10 and source.state == SourceState.LIVE  # the decoder waits for the reader
+    frames = drain(source)
+    assert len(frames) == n and source.dropped == 0 and frames[0].image.shape == (h, w, 3)
+
+
+def test_replay_of_small_frames_keeps_its_full_queue(color_clips):
+    source = FileSource(color_clips["red"], realtime=False)
+    fill_queue(source)
+    assert source.queue_frames == source.pending() == REPLAY_QUEUE_FRAMES
+    assert len(drain(source)) == 100 and source.dropped == 0
 
 
 def test_real_time_file_drops_the_oldest_frames_for_a_slow_reader(color_clips):
@@ -177,6 +213,17 @@ def test_open_source_understands_what_users_type(color_clips):
     assert isinstance(net, NetworkSource) and net.name == "10.1.2.3:8554/live"
     assert "secret" not in net._describe()
     assert open_source("https://example.org/cam.mjpg", name="door").name == "door"
+
+
+def test_open_source_takes_an_existing_file_named_like_a_url_as_a_file(color_clips, tmp_path, monkeypatch):
+    (tmp_path / "cam1:2024-05-01.avi").write_bytes(color_clips["red"].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    source = open_source("cam1:2024-05-01.avi", realtime=False)
+    assert isinstance(source, FileSource) and source.name == "cam1:2024-05-01"
+    source.start()
+    assert len(drain(source)) == 100 and source.reason == "end of file"
+    with pytest.raises(SourceError, match="unsupported source scheme 'cam2'"):
+        open_source("cam2:2024-05-01.avi")  # no such file: still a scheme nobody supports
 
 
 @pytest.mark.parametrize("spec,message", [

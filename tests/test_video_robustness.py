@@ -4,23 +4,29 @@ by the CLI; broken files end in one clear line, cut files decode up to the cut a
 """
 from __future__ import annotations
 
+import functools
+import http.server
 import json
+import logging
 import math
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from export.bundle import load_bundle
-from streaming.errors import SourceError
+from export.quantize import calibration_frames, calibration_videos
+from streaming.errors import ActionstreamError, SourceError
 from streaming.extractor import Extractor
 from streaming.preprocess import FrameSpec, preprocess_frame
 from streaming.sampler import stride_indices
 from streaming.video import FALLBACK_FPS, VIDEO_SUFFIXES, FrameReader, FrameTimer, declared_size, probe_video
+from training.datasets import discover
 from training.features import extract_clip, extract_dataset
 from training.sampling import SamplingSpec
 from video_zoo import BROKEN_NAMES, TRUNCATED_NAMES, VALID_NAMES, ZooVideo, video_zoo  # noqa: F401 (fixture)
@@ -140,6 +146,21 @@ def test_every_zoo_suffix_is_a_known_video_suffix(video_zoo):
         set(VIDEO_SUFFIXES)
 
 
+def test_folder_scans_find_every_video_suffix_in_the_zoo(video_zoo, tmp_path):
+    # one list for the whole project: calibration folders and training data find .ts, .gif, .3gp... alike
+    names = ("h264_ts.ts", "anim.gif", "xvid.avi", "vp9.webm")
+    cls = tmp_path / "data" / "Walking"
+    cls.mkdir(parents=True)
+    for name in names:
+        if name in video_zoo:
+            shutil.copyfile(video_zoo[name].path, cls / name)
+    shutil.copyfile(video_zoo["h264.mp4"].path, cls / "clip.3gp")
+    shutil.copyfile(video_zoo["h264_ts.ts"].path, cls / "clip.m2ts")
+    found = sorted(p.name for p in calibration_videos(tmp_path / "data"))
+    assert found == sorted(p.name for p in cls.iterdir())
+    assert sorted(c.path.name for c in discover(tmp_path / "data").clips) == found
+
+
 def test_the_container_says_how_many_bytes_a_whole_file_has(video_zoo):
     for name in ("h264.mp4", "h264_moov_at_end.mp4", "xvid.avi", "mjpeg.avi", "gray_ffv1.mkv", "prores.mov"):
         path = video_zoo[name].path
@@ -182,6 +203,51 @@ def _child_stats() -> list[str]:
         if int(fields[1]) == os.getpid():
             out.append(str(stat))
     return out
+
+
+# -- int8 calibration frames (export/quantize) --------------------------------------------------------------
+
+def frame_indices(path: Path, chosen: np.ndarray) -> list[int]:
+    """Which frame of the video each chosen (preprocessed) frame is."""
+    every = [preprocess_frame(f, SPEC) for _, f in FrameReader(path)]
+    return [next(i for i, f in enumerate(every) if np.array_equal(f, c)) for c in chosen]
+
+
+@pytest.mark.parametrize("name", ["vfr_mkv.mkv", "vfr.mp4", "claims_5000_frames.avi", "claims_0_frames.avi",
+                                  "trimmed_copy.mp4"])
+def test_calibration_frames_are_picked_by_time_not_by_the_header_count(video_zoo, name):
+    v = entry(video_zoo, name)
+    calib, held, _ = calibration_frames(v.path, SPEC, 200, 32)  # more than the video has: every frame
+    assert len(calib) + len(held) == v.frames and len(held) >= 4, (len(calib), len(held))
+    calib, held, _ = calibration_frames(v.path, SPEC, 8, 4)
+    assert (len(calib), len(held)) == (8, 4)
+    times = [v.times[i] for i in frame_indices(v.path, np.concatenate([calib, held]))]
+    split = 0.8 * v.duration_s  # calibration from the first 80 % of the time, held-out from the rest
+    assert all(t < split for t in times[:8]) and all(t >= split for t in times[8:]), times
+    gaps = np.diff(times[:8])  # spread evenly over the time: no gap much wider than its share
+    widest_step = max(np.diff(v.times))
+    assert gaps.min() > 0 and gaps.max() <= split / 8 + widest_step + 1e-6, times
+
+
+def test_a_bad_video_in_a_calibration_folder_is_skipped_and_reported(video_zoo, tmp_path, caplog):
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    for name in ("h264.mp4", "xvid.avi", "random.avi", "mjpeg.avi", "cut_moov_at_end.mp4", "vfr_mkv.mkv"):
+        shutil.copyfile(video_zoo[name].path, folder / name)
+    with caplog.at_level(logging.WARNING, logger="actionstream"):
+        calib, held, info = calibration_frames(folder, SPEC, 24, 8)
+    assert (len(calib), len(held)) == (24, 8)
+    bad = {str(folder / "random.avi"), str(folder / "cut_moov_at_end.mp4")}
+    assert set(info["skipped_videos"]) == bad and all("\n" not in why for why in info["skipped_videos"].values())
+    assert bad.isdisjoint(info["calibration_videos"] + info["heldout_videos"])
+    assert len(info["calibration_videos"]) == 3 and info["heldout_videos"] == [str(folder / "xvid.avi")]
+    assert all(any(b in r.getMessage() for r in caplog.records) for b in bad)
+    for good in ("h264.mp4", "xvid.avi", "mjpeg.avi", "vfr_mkv.mkv"):
+        (folder / good).unlink()
+    with pytest.raises(ActionstreamError, match=r"^no usable calibration video: .*cannot be opened as a video.*"
+                                                r"\(and 1 other video\(s\) failed\)$") as err:
+        calibration_frames(folder, SPEC, 24, 8)
+    assert "\n" not in str(err.value)
 
 
 # -- timestamps ---------------------------------------------------------------------------------------------
@@ -295,10 +361,35 @@ def test_cli_ends_each_broken_file_with_one_clear_line_and_fails(video_zoo, tiny
     out = cli("run", "--bundle", tiny_bundle, *args, "--fast", "--device", "cpu", "--no-metrics")
     assert out.returncode != 0
     assert noise(out.stderr) == [], out.stderr[-3000:]
+    errors = out.stderr.splitlines()
     for v in broken:
         lines = [line for line in out.stdout.splitlines() if f"  {v.path.stem}  failed: " in line]
         assert len(lines) == 1 and str(v.path) in lines[0], (v.name, out.stdout[-2000:])
         assert "cannot be opened as a video" in lines[0] or "no decodable frames" in lines[0]
+        mine = [line for line in errors if line.startswith(f"error: {v.path.stem}: {v.path}: ")]
+        assert len(mine) == 1 and mine[0].endswith(lines[0].split(" failed: ", 1)[1]), (v.name, errors)
+    assert len(errors) == len(broken), errors  # every source failed: each says why on stderr, nothing else
+
+
+def test_cli_keeps_ffmpeg_quiet_for_network_sources(video_zoo, tiny_bundle):
+    handler = functools.partial(QuietFileHandler, directory=str(video_zoo["cut_moov_at_end.mp4"].path.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cut_moov_at_end.mp4"
+        out = cli("run", "--bundle", tiny_bundle, "--source", url, "--jsonl", "--device", "cpu", "--no-metrics")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.returncode == 1
+    # FFmpeg's own "[mov,mp4,... @ 0x..] moov atom not found" would come first, from inside OpenCV
+    assert out.stderr.splitlines() == [f"error: 127.0.0.1:{server.server_address[1]}/cut_moov_at_end.mp4: "
+                                       f"cannot open {url} (refused, no answer within 5 s, or not a video stream)"]
+
+
+class QuietFileHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
 
 
 def test_cli_single_broken_file_exits_non_zero_without_a_traceback(video_zoo, tiny_bundle):

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streaming.errors import ActionstreamError
-
-VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
-                            ".3gp", ".ogv", ".ts"})
+from streaming.video import VIDEO_SUFFIXES
 
 #: v_<Class>_gNN_cMM: the class part is not trusted (UCF101's HandstandPushups folder holds v_HandStandPushups_*).
 _UCF_NAME = re.compile(r"^v_.+_(g\d+)_(c\d+)$")
