@@ -1,0 +1,337 @@
+"""The dashboard's parts without a browser: source validation, the alert rule and log, the CLI's refusals, and the
+Dashboard's handlers driven in-process against the real engine and the tiny bundle."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from streaming.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
+from streaming.errors import SourceError
+from streaming.validate import ClipFolders, check_source, redact_url
+
+
+# ------------------------------------------------------------------------------------------------ validation
+@pytest.fixture
+def clip_dir(tmp_path) -> Path:
+    d = tmp_path / "clips"
+    (d / "sub").mkdir(parents=True)
+    (d / "a.avi").write_bytes(b"not really a video; validation does not open it")
+    (d / "sub" / "b.mp4").write_bytes(b"x")
+    (d / "notes.txt").write_text("not a clip")
+    return d
+
+
+@pytest.mark.parametrize("url", [
+    "rtsp://cam.local:8554/stream", "rtsps://10.0.0.7/live", "http://127.0.0.1:8080/video.mjpg",
+    "https://example.org/cam?id=3", "rtsp://user:secret@192.168.1.20:554/h264", "http://[::1]:8080/a",
+])
+def test_stream_urls_with_allowed_schemes_pass(url, clip_dir):
+    assert check_source(f"  {url} ", ClipFolders([clip_dir])) == url
+
+
+@pytest.mark.parametrize("text, why", [
+    ("file:///etc/passwd", "file:// URLs are refused"),
+    ("FILE:///etc/passwd", "file:// URLs are refused"),
+    ("ftp://host/clip.avi", "scheme 'ftp:' is refused"),
+    ("concat:a.avi|b.avi", "scheme 'concat:' is refused"),
+    ("rtsp:/one-slash/x", "malformed URL"),
+    ("rtsp://", "no valid host"),
+    ("rtsp://:554/x", "no valid host"),
+    ("rtsp://bad host/x", "contains spaces"),
+    ("http://host:99999/x", "malformed URL"),
+    ("http://host:port/x", "malformed URL"),
+    ("http://h\x00st/x", "control characters"),
+    ("", "no source given"),
+    ("0", "server cameras cannot be opened"),
+])
+def test_bad_sources_are_refused_with_a_reason(text, why, clip_dir):
+    with pytest.raises(SourceError, match=why.replace("(", r"\(").replace("?", r"\?")):
+        check_source(text, ClipFolders([clip_dir]))
+
+
+def test_local_paths_only_inside_the_clip_folders(clip_dir, tmp_path):
+    folders = ClipFolders([clip_dir])
+    assert check_source(str(clip_dir / "a.avi"), folders) == str((clip_dir / "a.avi").resolve())
+    assert check_source("sub/b.mp4", folders) == str((clip_dir / "sub" / "b.mp4").resolve())
+    assert check_source("clips/a.avi", folders) == str((clip_dir / "a.avi").resolve())  # as the clip list names it
+    outside = tmp_path / "secret.avi"
+    outside.write_bytes(b"x")
+    for text in (str(outside), "/etc/passwd", "../secret.avi", str(clip_dir / ".." / "secret.avi"), "~/x.avi"):
+        with pytest.raises(SourceError, match="must be inside the clip folders"):
+            check_source(text, folders)
+    with pytest.raises(SourceError, match="no such clip"):
+        check_source("missing.avi", folders)
+
+
+def test_a_symlink_out_of_the_clip_folder_is_refused(clip_dir, tmp_path):
+    secret = tmp_path / "secret.avi"
+    secret.write_bytes(b"x")
+    (clip_dir / "link.avi").symlink_to(secret)
+    with pytest.raises(SourceError, match="must be inside the clip folders"):
+        check_source("link.avi", ClipFolders([clip_dir]))
+
+
+def test_without_clip_folders_every_path_is_refused(clip_dir):
+    with pytest.raises(SourceError, match="no clip folders"):
+        check_source(str(clip_dir / "a.avi"), ClipFolders([]))
+
+
+def test_clip_folders_list_videos_and_reject_missing_folders(clip_dir, tmp_path):
+    clips = ClipFolders([clip_dir]).clips()
+    assert [p.name for p in clips] == ["a.avi", "b.mp4"]
+    with pytest.raises(SourceError, match="clips folder not found"):
+        ClipFolders([tmp_path / "nope"])
+
+
+def test_redact_url_hides_credentials():
+    assert "secret" not in redact_url("rtsp://user:secret@cam/x")
+    assert "secret" not in redact_url("rtsp://user:secret@cam:notaport/x")
+    assert redact_url("rtsp://cam:554/x") == "rtsp://cam:554/x"
+
+
+# ------------------------------------------------------------------------------------------------ alerts
+def test_alert_rule_validates():
+    with pytest.raises(ValueError):
+        AlertRule(frozenset({"wave"}), threshold=0.0)
+    with pytest.raises(ValueError):
+        AlertRule(frozenset({"wave"}), threshold=1.5)
+    with pytest.raises(ValueError):
+        AlertRule(frozenset({"wave"}), min_duration_s=-1)
+    assert not AlertRule().enabled
+    assert AlertRule(["wave"]).actions == frozenset({"wave"})
+
+
+def test_alert_fires_once_after_the_minimum_duration_and_rearms():
+    tracker = AlertTracker(AlertRule(frozenset({"wave"}), threshold=0.7, min_duration_s=2.0))
+    fired = [tracker.update("cam1", t, "wave", 0.9) for t in (10.0, 11.0, 11.9)]
+    assert fired == [None, None, None]
+    event = tracker.update("cam1", 12.0, "wave", 0.8)
+    assert event is not None and (event.camera, event.action, event.score, event.held_s) == ("cam1", "wave", 0.8, 2.0)
+    assert event.stream_t == 12.0 and event.time[:4].isdigit()
+    assert tracker.update("cam1", 13.0, "wave", 0.9) is None  # same episode: once
+    assert tracker.update("cam1", 14.0, "wave", 0.5) is None  # below the threshold: re-armed
+    assert tracker.update("cam1", 15.0, "wave", 0.9) is None
+    assert tracker.update("cam1", 17.0, "wave", 0.9) is not None
+
+
+def test_alert_ignores_other_actions_and_keeps_cameras_apart():
+    tracker = AlertTracker(AlertRule(frozenset({"wave", "jump"}), threshold=0.5, min_duration_s=1.0))
+    assert tracker.update("a", 0.0, "walk", 0.99) is None
+    assert tracker.update("a", 5.0, "walk", 0.99) is None
+    assert tracker.update("a", 6.0, "wave", 0.9) is None
+    assert tracker.update("b", 6.5, "wave", 0.9) is None
+    assert tracker.update("a", 6.5, "jump", 0.9) is None      # another action starts its own episode
+    assert tracker.update("a", 7.5, "jump", 0.9).action == "jump"
+    assert tracker.update("b", 7.5, "wave", 0.9).camera == "b"
+    assert tracker.update("c", 3.0, "wave", 0.9) is None
+    assert tracker.update("c", 1.0, "wave", 0.9) is None       # the stream's clock went back: start over
+    assert tracker.update("c", 1.5, "wave", 0.9) is None
+
+
+def test_changing_the_rule_starts_episodes_over():
+    tracker = AlertTracker(AlertRule(frozenset({"wave"}), threshold=0.5, min_duration_s=1.0))
+    tracker.update("a", 0.0, "wave", 0.9)
+    tracker.set_rule(AlertRule(frozenset({"wave"}), threshold=0.6, min_duration_s=1.0))
+    assert tracker.update("a", 1.0, "wave", 0.9) is None
+    assert tracker.update("a", 2.0, "wave", 0.9) is not None
+
+
+def test_alert_log_appends_json_lines_and_snapshots(tmp_path):
+    log = AlertLog(tmp_path / "logs" / "alerts.jsonl")
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:, :, 2] = 255
+    first = log.record(AlertEvent("2026-01-01T10:00:00.000+00:00", "cam1", "wave", 0.91, 2.0, 12.0), snapshot=frame)
+    log.record(AlertEvent("2026-01-01T10:00:05.000+00:00", "cam/2", "jump", 0.8, 1.0, 3.0))
+    lines = [json.loads(x) for x in (tmp_path / "logs" / "alerts.jsonl").read_text().splitlines()]
+    assert [(d["camera"], d["action"], d["score"]) for d in lines] == [("cam1", "wave", 0.91), ("cam/2", "jump", 0.8)]
+    snap = Path(lines[0]["snapshot"])
+    assert snap == Path(first.snapshot) and snap.parent == tmp_path / "logs" / "alerts-snapshots"
+    image = cv2.imread(str(snap))
+    assert image.shape == (48, 64, 3) and image[..., 2].mean() > 200  # the red frame, as a real JPEG
+    assert lines[1]["snapshot"] == ""
+    assert "cam1  wave  0.91" in first.line()
+    assert AlertLog(None).record(first) is first  # no file: page only
+
+
+# ------------------------------------------------------------------------------------------------ the app, in-process
+def test_cli_refusals_are_one_line_errors(tmp_path, capsys):
+    import demo_app
+
+    assert demo_app.main(["--bundle", str(tmp_path / "no-bundle"), "--alerts-log", str(tmp_path / "a.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "no-bundle" in err[-1] and "Traceback" not in "".join(err)
+    assert demo_app.main(["--auth", "nopassword"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == ("error: --auth / ACTIONSTREAM_AUTH must look like "
+                                                               "user:password")
+    assert demo_app.main(["--clips", str(tmp_path / "nowhere")]) == 2
+    assert "clips folder not found" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_safe(monkeypatch):
+    import demo_app
+
+    args = demo_app.parse_args([])
+    assert args.host == "127.0.0.1" and not args.share and args.auth is None
+    assert demo_app.parse_auth("admin:pa:ss") == ("admin", "pa:ss")
+    assert demo_app.parse_auth(None) is None
+
+
+@pytest.fixture
+def dashboard(tiny_bundle, color_clips, tmp_path):
+    import demo_app
+    from streaming.engine import Engine
+
+    engine = Engine(tiny_bundle)
+    engine.start()
+    folders = ClipFolders([color_clips["red"].parent])
+    dash = demo_app.Dashboard(engine, demo_app.find_clips(folders, None), folders,
+                              AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
+    yield dash
+    engine.stop()
+
+
+def _request(key: str):
+    import gradio as gr
+
+    return gr.Request(session_hash=key)
+
+
+def test_live_generator_streams_frames_and_predictions_and_cleans_up(dashboard, color_clips):
+    import demo_app
+
+    key = f"{color_clips['red'].parent.name}/red.avi"
+    assert key in dashboard.clips
+    gen = dashboard.live_run(demo_app.KINDS[0], key, None, None, _request("s1"))
+    frames, statuses, bars = 0, [], None
+    for frame, top, _timeline, status, _alerts in gen:
+        frames += isinstance(frame, np.ndarray)
+        if isinstance(status, str):
+            statuses.append(status)
+        if isinstance(top, dict) and top and "__type__" not in top:
+            bars = top
+        if bars and frames >= 2:
+            break
+    assert dashboard.engine.stream_ids(), "the clip's stream runs while the page follows it"
+    gen.close()  # what Stop (cancels=...) and closing the tab do: the generator's finally removes the stream
+    assert dashboard.engine.stream_ids() == []
+    assert max(bars, key=bars.get) == "red"
+    assert any("prediction #" in s and ": red" in s for s in statuses)
+    assert all("CPU" in s or "CUDA" in s for s in statuses)
+
+
+def test_live_generator_refuses_bad_sources_on_the_page(dashboard):
+    import demo_app
+
+    out = list(dashboard.live_run(demo_app.KINDS[2], None, "file:///etc/passwd", None, _request("s2")))
+    assert len(out) == 1 and out[0][3].startswith("**Refused:** file:// URLs are refused")
+    out = list(dashboard.live_run(demo_app.KINDS[0], "/etc/passwd", None, None, _request("s2")))
+    assert "pick an example clip" in out[0][3]  # a forged dropdown value is not a path
+    out = list(dashboard.live_run(demo_app.KINDS[3], None, None, "/tmp/x.sh", _request("s2")))
+    assert "not a video file name" in out[0][3]
+    assert dashboard.engine.stream_ids() == []
+
+
+def test_classify_api_returns_predictions_and_refusals(dashboard, color_clips):
+    key = f"{color_clips['blue'].parent.name}/blue.avi"
+    result = dashboard.classify(key, 30, _request("api"))
+    assert result["state"] == "ended" and result["predictions"]
+    assert result["predictions"][-1]["label"] == "blue"
+    refused = dashboard.classify("http://exa mple/x", 5, _request("api"))
+    assert "malformed URL" in refused["error"] and refused["predictions"] == []
+    assert dashboard.engine.stream_ids() == []
+    assert dashboard.model_info()["labels"] == ["red", "green", "blue"]
+
+
+def test_alert_rule_from_the_page_and_alerts_from_a_stream(dashboard, color_clips, tmp_path):
+    import demo_app
+
+    request = _request("alerts")
+    msg = dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
+    assert "blue" in msg and str(tmp_path / "alerts.jsonl") in msg
+    assert "refused" in dashboard.set_alert_rule(["blue"], 0.0, 1.0, False, request)
+    dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
+    key = f"{color_clips['red_then_blue'].parent.name}/red_then_blue.avi"
+    gen = dashboard.live_run(demo_app.KINDS[0], key, None, None, request)
+    log_text = ""
+    for *_, alerts in gen:
+        if isinstance(alerts, str):
+            log_text = alerts
+        if "blue" in log_text:
+            break
+    gen.close()
+    assert "red_then_blue  blue" in log_text
+    event = json.loads((tmp_path / "alerts.jsonl").read_text().splitlines()[0])
+    assert event["action"] == "blue" and event["score"] >= 0.6 and event["held_s"] >= 1.0
+    assert cv2.imread(event["snapshot"]) is not None
+
+
+def test_cameras_generator_tiles_refusals_and_cleanup(dashboard, color_clips):
+    lines = "\n".join(["file:///etc/passwd", f"{color_clips['green'].parent.name}/green.avi"])
+    gen = dashboard.cameras_run(lines, _request("cams"))
+    first = next(gen)
+    assert "camera 1 refused: file:// URLs are refused" in first[0]
+    tiles = first[1:-1]
+    assert tiles[0]["visible"] is False and tiles[1]["visible"] is True
+    table = first[0]
+    for out in gen:
+        if isinstance(out[0], str):
+            table = out[0]
+        if "| cam2 |" in table and "green" in table.split("| cam2 |")[1]:
+            break
+    assert len(dashboard.engine.stream_ids()) == 1
+    gen.close()
+    assert dashboard.engine.stream_ids() == []
+
+
+def test_annotate_draws_on_a_copy_and_scales_for_the_page():
+    import demo_app
+    from streaming.events import Prediction
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    out = demo_app.annotate(frame, Prediction("s", 1.0, "wave", 0.9, [("wave", 0.9)], 5.0), problem="reconnecting")
+    assert out.shape == (360, 480, 3) and out.dtype == np.uint8
+    assert frame.max() == 0, "the engine's frame is shared and must stay untouched"
+    assert out[:48].max() > 0 and out[-40:].max() > 0  # the label band and the problem band carry text
+    big = demo_app.annotate(np.zeros((1080, 1920, 3), np.uint8), None)
+    assert big.shape[1] == demo_app.MAX_FRAME_WIDTH
+
+
+def test_stream_view_status_line_and_timeline():
+    import demo_app
+    from streaming.events import Metrics, Prediction, SourceState, Status
+
+    view = demo_app.StreamView("cam1", ["a", "b", "c", "d"], "CPUExecutionProvider")
+    assert "connecting" in view.status_line()
+    view.apply(Status("cam1", SourceState.LIVE, "connected"))
+    view.apply(Status("cam1", SourceState.LIVE, "warming up", warmup=0.5))
+    assert "warming up 50%" in view.status_line() and "live (connected)" in view.status_line()
+    view.apply(Metrics("cam1", 25.0, 10.0, 3, 20.0, 1.0, float("nan"), float("nan"), "CPUExecutionProvider"))
+    for t in range(70):
+        probs = [0.7, 0.2, 0.06, 0.04] if t < 60 else [0.1, 0.1, 0.1, 0.7]
+        view.apply(Prediction("cam1", float(t), "a", probs[0], [("a", probs[0]), ("b", probs[1]), ("c", probs[2]),
+                                                                 ("d", probs[3])], 12.0, probs=probs))
+    line = view.status_line()
+    assert "warming up" not in line and "prediction #70 at t=69.0 s: a 0.10" in line
+    assert "capture 25.0 fps" in line and "dropped 3" in line and "latency –" in line and "CPU" in line
+    df = view.timeline()
+    assert df["seconds"].min() >= -demo_app.TIMELINE_S and df["seconds"].max() == 0.0
+    assert set(df["action"]) == {"a", "d", "b"}  # the three that peaked highest in the last minute
+    view.apply(Status("cam1", SourceState.FAILED, "cannot open"))
+    assert view.finished and view.problem() == "failed: cannot open"
+
+
+def test_the_page_builds_with_the_model_panel(dashboard):
+    import demo_app
+
+    demo = demo_app.build_ui(dashboard, max_sessions=2)
+    api = {d.api_name for d in demo.fns.values() if d.api_name}
+    assert {"start", "stop", "classify", "model", "cameras"} <= api
+    text = demo_app.model_markdown(dashboard)
+    assert "tiny test bundle" in text and "red, green, blue" in text and "8 features at 5 per second (1.6 s" in text
+    assert "tests/tiny_bundle.py" in text  # provenance, so no one mistakes it for a UCF101 model
+    assert os.fspath(dashboard.bundle_root) in text
