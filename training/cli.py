@@ -1,0 +1,241 @@
+"""`python -m training`: synthetic data, feature extraction, fitting, evaluation, whole runs, the demo model.
+
+    python -m training synth --out data/synth --clips-per-class 20
+    python -m training run --data data/synth --arch smallcnn --weights none --out runs/synth
+    python -m training run --data data/UCF101 --classes seed-final --split seed --out runs/seed-final
+    python -m training extract --data DIR --out RUN_DIR [...]; fit RUN_DIR; evaluate RUN_DIR
+    python -m training demo-model --out models/demo
+
+A user error (missing data folder, empty class list, unknown class, bad run folder) prints one line
+`error: ...` on stderr and exits 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from streaming.errors import ActionstreamError
+
+EXIT_OK, EXIT_USER_ERROR = 0, 2
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """Options of `run` and `extract`: what to train on and how."""
+    from export.backbones import BACKBONES
+    from training.models import HEADS
+    from training.splits import SPLIT_SPECS
+
+    d = p.add_argument_group("data")
+    d.add_argument("--data", required=True, type=Path, help="UCF101-layout folder: <Class>/<clip>.avi (or UCF-101/ "
+                   "inside it)")
+    d.add_argument("--splits", type=Path, help="ucfTrainTestlist folder (default: found in or beside --data)")
+    d.add_argument("--split", default="1", choices=SPLIT_SPECS,
+                   help="official split 1-3 (default 1), seed (4 of every 5 clips train), first-90")
+    d.add_argument("--classes", help="preset (seed-experiment, seed-final), Class1,Class2,... or a file of names")
+    m = p.add_argument_group("model")
+    m.add_argument("--arch", default="inceptionv3", choices=BACKBONES)
+    m.add_argument("--weights", default=None, metavar="{imagenet,none,PATH}",
+                   help="backbone weights (default: imagenet for inceptionv3, none for smallcnn)")
+    m.add_argument("--input-size", type=int, help="square frame size (default 299 / 112)")
+    m.add_argument("--head", default="lstm", choices=HEADS)
+    _head_options(m)
+    s = p.add_argument_group("sampling")
+    s.add_argument("--sampling", default="stride", choices=("stride", "segments"))
+    s.add_argument("--fps", type=float, default=10.0, help="features per second (default 10)")
+    s.add_argument("--window", type=int, default=40, help="steps per window (default 40)")
+    s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="for extraction")
+    s.add_argument("--cache", type=Path, help="feature cache folder (default RUN_DIR/features)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (created; a rerun resumes)")
+
+
+def _head_options(g) -> None:
+    g.add_argument("--units", type=int, help="recurrent units (default 2048 on inceptionv3 as in the report, "
+                   "128 on smallcnn)")
+    g.add_argument("--dense", help="dense layer widths after the recurrent layer, e.g. 512 or 512,256 (default 512)")
+    g.add_argument("--dropout", type=float, help="dropout (default 0.5)")
+    g.add_argument("--epochs", type=int, help="at most this many epochs (default 100; early stopping)")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    g.add_argument("--decay", type=float, help="inverse-time decay per step (default 1e-5)")
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    g.add_argument("--seed", type=int, help="random seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from training.models import HEADS
+
+    p = argparse.ArgumentParser(prog="python -m training", description="Train actionstream recognizers.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="write a synthetic stick-figure data set in UCF101's layout (offline)")
+    s.add_argument("--out", required=True, type=Path)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--clips-per-class", type=int, default=10)
+    s.add_argument("--groups", type=int, default=5, help="actor/place groups (default 5)")
+    s.set_defaults(func=_synth)
+
+    r = sub.add_parser("run", help="extract + fit + evaluate + export in one command")
+    _run_options(r)
+    r.set_defaults(func=_run)
+
+    e = sub.add_parser("extract", help="start a run: export the backbone and cache the clips' features")
+    _run_options(e)
+    e.set_defaults(func=_extract)
+
+    f = sub.add_parser("fit", help="fit the head of a run on its cached features and export it into its bundle")
+    f.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    f.add_argument("--head", choices=HEADS, help="refit with another head kind")
+    _head_options(f)
+    f.set_defaults(func=_fit)
+
+    v = sub.add_parser("evaluate", help="score a run's bundle on its test clips: report.json and figures")
+    v.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    v.set_defaults(func=_evaluate)
+
+    dm = sub.add_parser("demo-model", help="train the bundled demo model on synthetic clips (models/demo)")
+    dm.add_argument("--out", type=Path, default=Path("models/demo"))
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--work", type=Path, help="keep rendered clips and caches here (default: a temporary folder)")
+    dm.set_defaults(func=_demo_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        return args.func(args)
+    except ActionstreamError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted; finished work is kept (features cached, files written atomically); rerun to "
+              "resume", file=sys.stderr)
+        return 130
+
+
+# ------------------------------------------------------------------------------------------------ commands
+def _synth(args: argparse.Namespace) -> int:
+    from training.synth import ACTIONS, write_dataset
+
+    if args.seed < 0:
+        raise ActionstreamError(f"--seed must be >= 0, got {args.seed}")
+    out = write_dataset(args.out, seed=args.seed, clips_per_class=args.clips_per_class, groups=args.groups)
+    print(f"wrote {len(ACTIONS) * args.clips_per_class} clips of {len(ACTIONS)} actions to {out / 'UCF-101'} and "
+          f"split lists to {out / 'ucfTrainTestlist'}")
+    return EXIT_OK
+
+
+def _fit_overrides(args: argparse.Namespace, config):
+    """A RunConfig with the head/fit options given on the command line applied."""
+    fit_changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                      ("learning_rate", args.lr), ("decay", args.decay),
+                                      ("patience", args.patience), ("seed", args.seed)) if v is not None}
+    try:
+        fit = replace(config.fit, **fit_changes) if fit_changes else config.fit
+        changes: dict = {"fit": fit}
+        if getattr(args, "head", None):
+            changes["head"] = args.head
+        if args.units is not None:
+            changes["units"] = args.units
+        if args.dropout is not None:
+            changes["dropout"] = args.dropout
+        if args.dense:
+            changes["dense"] = tuple(int(x) for x in args.dense.split(",") if x.strip())
+        return replace(config, **changes)
+    except ValueError as exc:
+        raise ActionstreamError(f"bad training option: {exc}") from exc
+
+
+def _config_from_args(args: argparse.Namespace):
+    from training.fit import FitConfig
+    from training.run import RunConfig
+
+    if not args.data.exists():
+        raise ActionstreamError(f"{args.data}: no such data folder; give a folder with one sub-folder of clips per "
+                                "class (UCF101 layout), or make one with `python -m training synth --out DIR`")
+    weights = args.weights or ("imagenet" if args.arch == "inceptionv3" else "none")
+    try:
+        base = RunConfig(data=str(args.data), splits=str(args.splits) if args.splits else None, split=args.split,
+                         classes=args.classes, arch=args.arch, weights=weights, input_size=args.input_size,
+                         head=args.head, sampling=args.sampling, fps=args.fps, window=args.window,
+                         device=args.device, cache=str(args.cache) if args.cache else None, fit=FitConfig())
+    except ValueError as exc:
+        raise ActionstreamError(str(exc)) from exc
+    return _fit_overrides(args, base)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from training import run as r
+
+    config = _config_from_args(args)
+    r.prepare(config, args.out)  # data problems surface before TensorFlow loads
+    _import_tensorflow_quietly()
+    r.extract(args.out)
+    r.fit(args.out)
+    r.evaluate(args.out)
+    print(f"run folder: {args.out} (bundle: {args.out / r.BUNDLE})")
+    return EXIT_OK
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from training import run as r
+
+    r.prepare(_config_from_args(args), args.out)
+    _import_tensorflow_quietly()
+    r.extract(args.out)
+    print(f"next: python -m training fit {args.out}")
+    return EXIT_OK
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from training import run as r
+    from training.fit import write_json_atomic
+
+    config = r.load_config(args.run_dir)
+    updated = _fit_overrides(args, config)
+    if updated != config:
+        write_json_atomic(args.run_dir / r.CONFIG, updated.to_dict())
+    _import_tensorflow_quietly()
+    r.fit(args.run_dir)
+    print(f"next: python -m training evaluate {args.run_dir}")
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from training import run as r
+
+    r.evaluate(args.run_dir)
+    return EXIT_OK
+
+
+def _demo_model(args: argparse.Namespace) -> int:
+    from training.demo_model import DemoConfig, make_demo_model
+
+    if args.seed < 0:
+        raise ActionstreamError(f"--seed must be >= 0, got {args.seed}")
+    _import_tensorflow_quietly()
+    make_demo_model(args.out, DemoConfig(seed=args.seed), work=args.work)
+    return EXIT_OK
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA stub lines) kept off the terminal.
+
+    (The same few lines as export/cli.py's; TensorFlow prints them before any log level applies.)"""
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
