@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--clips-per-class", type=int, default=10)
-    s.add_argument("--groups", type=int, default=5, help="actor/place groups (default 5)")
+    s.add_argument("--groups", type=int, default=None,
+                   help="actor/place groups (default 5, or the clips per class when fewer)")
     s.set_defaults(func=_synth)
 
     r = sub.add_parser("run", help="extract + fit + evaluate + export in one command")
@@ -125,7 +126,8 @@ def _synth(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise ActionstreamError(f"--seed must be >= 0, got {args.seed}")
-    out = write_dataset(args.out, seed=args.seed, clips_per_class=args.clips_per_class, groups=args.groups)
+    groups = args.groups if args.groups is not None else min(5, args.clips_per_class)
+    out = write_dataset(args.out, seed=args.seed, clips_per_class=args.clips_per_class, groups=groups)
     print(f"wrote {len(ACTIONS) * args.clips_per_class} clips of {len(ACTIONS)} actions to {out / 'UCF-101'} and "
           f"split lists to {out / 'ucfTrainTestlist'}")
     return EXIT_OK
