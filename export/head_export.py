@@ -72,9 +72,11 @@ def export_head(head: "keras.Model", bundle_dir: str | Path, labels: list[str], 
         if ops & LOOP_OPS:
             raise ActionstreamError(f"{where}: the recurrent layer exported as an ONNX {'/'.join(sorted(ops & LOOP_OPS))} "
                                     "loop, not one LSTM op (tf2onnx 1.17 converts Keras LSTM, not GRU/SimpleRNN, to a "
-                                    "single op); use an LSTM head; nothing was written")
-        if recurrent and not ops & RECURRENT_OPS:
-            raise ActionstreamError(f"{where}: head has recurrent layers {recurrent} but the ONNX graph holds no "
+                                    "single op); use an LSTM head, or build the GRU/SimpleRNN with unroll=True over the fixed window "
+                                    "(as training's heads are); nothing was written")
+        rolled = _recurrent_layer_names(head, rolled_only=True)  # unroll=True layers become plain MatMuls
+        if rolled and not ops & RECURRENT_OPS:
+            raise ActionstreamError(f"{where}: head has recurrent layers {rolled} but the ONNX graph holds no "
                                     "LSTM/GRU/RNN op; nothing was written")
         x = seeded_input(probe_recipe(PARITY_SEED, (PARITY_WINDOWS, window, m.feature_size), "normal"))
         result = parity(rebuilt, onnx_path, x)
@@ -156,13 +158,16 @@ def _no_cudnn(config: Any) -> Any:
     return config
 
 
-def _recurrent_layer_names(model: "keras.Model") -> list[str]:
+def _recurrent_layer_names(model: "keras.Model", rolled_only: bool = False) -> list[str]:
+    """Names of the recurrent layers; with `rolled_only`, only those not unrolled over a fixed window (a
+    GRU/SimpleRNN head is unrolled so tf2onnx emits plain ops instead of a Loop)."""
     import keras
 
     found = []
     for layer in model.layers:
         inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)  # Bidirectional, wrappers
-        if isinstance(layer, keras.layers.RNN) or isinstance(inner, keras.layers.RNN):
+        rnn = layer if isinstance(layer, keras.layers.RNN) else inner if isinstance(inner, keras.layers.RNN) else None
+        if rnn is not None and not (rolled_only and getattr(rnn, "unroll", False)):
             found.append(layer.name)
     return found
 

@@ -89,6 +89,21 @@ def test_gru_head_is_refused_because_it_exports_as_a_loop(smallcnn, tmp_path):
     assert not (path / "head.onnx").exists() and load_bundle(path).manifest.labels == []
 
 
+@pytest.mark.parametrize("kind", ["gru", "rnn-relu"])
+def test_training_heads_unrolled_over_the_window_export_with_parity(smallcnn, tmp_path, kind):
+    """Training unrolls GRU/SimpleRNN heads over the fixed window, so they export as plain ops, not a Loop."""
+    from export.head_export import export_head
+    from streaming.head import Head
+    from training.models import build_head
+
+    path = copy_bundle(smallcnn[1], tmp_path / "b")
+    head = build_head(kind, 8, 256, 2, units=16, dense=(8,))
+    bundle = export_head(head, path, ["a", "b"], Sampling(), window=8)
+    assert bundle.manifest.parity["head"]["max_abs_diff"] <= PARITY_TOLERANCE
+    x = np.random.default_rng(3).standard_normal((2, 8, 256)).astype(np.float32)
+    assert np.abs(Head(bundle, device="cpu")(x) - np.asarray(head(x, training=False))).max() <= PARITY_TOLERANCE
+
+
 def test_head_refuses_other_feature_size_and_writes_nothing(smallcnn, tmp_path):
     from export.head_export import export_head
 
