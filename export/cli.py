@@ -19,6 +19,7 @@ from pathlib import Path
 
 from export.backbones import BACKBONES
 from export.bundle import SAMPLING_MODES
+from export.tf_import import import_tensorflow_quietly
 from streaming.errors import ActionstreamError
 from streaming.providers import DEVICES
 
@@ -89,7 +90,7 @@ def _backbone(args: argparse.Namespace) -> int:
 
     check_out_dir(args.out)  # before the slow TensorFlow import
     check_weights(args.weights, args.arch)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     bundle = export_backbone(args.arch, args.weights, args.out, input_size=args.input_size,
                              description=args.description)
     m = bundle.manifest
@@ -134,7 +135,7 @@ def _head(args: argparse.Namespace) -> int:
             sampling = Sampling(args.sampling or meta.get("mode", "stride"), args.fps or meta.get("fps", 10.0))
         except ValueError as exc:
             raise ActionstreamError(str(exc)) from exc
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     bundle = export_head_file(args.keras, args.bundle, labels=args.labels, sampling=sampling, window=args.window,
                               description=args.description)
     m = bundle.manifest
@@ -157,17 +158,3 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"error: {' '.join(result.first_failure.split())}", file=sys.stderr)
     return EXIT_USER_ERROR if result.checks[0][0] == "bundle" else EXIT_FAILED
 
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA stub lines) kept off the user's terminal."""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

@@ -18,6 +18,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from export.tf_import import import_tensorflow_quietly
 from streaming.errors import ActionstreamError
 
 EXIT_OK, EXIT_USER_ERROR = 0, 2
@@ -177,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = _config_from_args(args)
     r.prepare(config, args.out)  # data problems surface before TensorFlow loads
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     r.extract(args.out)
     r.fit(args.out)
     r.evaluate(args.out)
@@ -189,7 +190,7 @@ def _extract(args: argparse.Namespace) -> int:
     from training import run as r
 
     r.prepare(_config_from_args(args), args.out)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     r.extract(args.out)
     print(f"next: python -m training fit {args.out}")
     return EXIT_OK
@@ -203,7 +204,7 @@ def _fit(args: argparse.Namespace) -> int:
     updated = _fit_overrides(args, config)
     if updated != config:
         write_json_atomic(args.run_dir / r.CONFIG, updated.to_dict())
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     r.fit(args.run_dir)
     print(f"next: python -m training evaluate {args.run_dir}")
     return EXIT_OK
@@ -221,23 +222,7 @@ def _demo_model(args: argparse.Namespace) -> int:
 
     if args.seed < 0:
         raise ActionstreamError(f"--seed must be >= 0, got {args.seed}")
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     make_demo_model(args.out, DemoConfig(seed=args.seed), work=args.work)
     return EXIT_OK
 
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA stub lines) kept off the terminal.
-
-    (The same few lines as export/cli.py's; TensorFlow prints them before any log level applies.)"""
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
