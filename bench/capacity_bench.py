@@ -118,8 +118,10 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
     sources: list[FileSource] = []
     latencies: list[float] = []
     errors: list[str] = []
-    extractor_ms: list[float] = []
-    head_ms: list[float] = []
+    # time inside extractor/head calls, from the engine's per-interval Metrics (mean ms per call) weighted by
+    # the calls made in that interval (read off the engine's counters when the first stream's Metrics arrives)
+    busy = {"extractor_s": 0.0, "extractor_calls": 0, "head_s": 0.0, "head_calls": 0}
+    seen_calls = (0, 0)
     rss_samples: list[float] = []
     engine.start()
     try:
@@ -138,6 +140,7 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
             if marks is None and now >= measure_from:
                 marks = (now, _cpu_seconds(), sum(s.dropped for s in sources), sum(s.captured for s in sources),
                          engine.extracted_frames, engine.extractor_calls, rss_mb())
+                seen_calls = (engine.extractor_calls, engine.head_calls)
             if marks is not None and rss_every_s and now >= next_rss:
                 rss_samples.append(rss_mb())
                 next_rss = now + rss_every_s
@@ -151,9 +154,16 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
                 continue
             if isinstance(event, Prediction) and marks is not None:
                 latencies.append(event.latency_ms)
-            elif isinstance(event, Metrics) and marks is not None:
-                extractor_ms.append(event.extractor_ms)
-                head_ms.append(event.head_ms)
+            elif isinstance(event, Metrics) and marks is not None and event.stream == names[0]:
+                calls = (engine.extractor_calls, engine.head_calls)
+                dx, dh = calls[0] - seen_calls[0], calls[1] - seen_calls[1]
+                seen_calls = calls
+                if dx and math.isfinite(event.extractor_ms):
+                    busy["extractor_s"] += event.extractor_ms * dx / 1000.0
+                    busy["extractor_calls"] += dx
+                if dh and math.isfinite(event.head_ms):
+                    busy["head_s"] += event.head_ms * dh / 1000.0
+                    busy["head_calls"] += dh
             elif getattr(event, "state", None) is not None and event.state.value in ("failed", "ended"):
                 errors.append(f"{event.stream} {event.state.value}: {event.reason}")
         t_end = time.monotonic()
@@ -174,8 +184,9 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
             captured_frames=sum(s.captured for s in sources) - captured0,
             features=engine.extracted_frames - frames0, feature_rate_target=fps * streams,
             extractor_calls=engine.extractor_calls - calls0,
-            extractor_ms_per_call=float(np.mean(extractor_ms)) if extractor_ms else math.nan,
-            head_ms_per_call=float(np.mean(head_ms)) if head_ms else math.nan,
+            extractor_ms_per_call=(1000.0 * busy["extractor_s"] / busy["extractor_calls"]
+                                   if busy["extractor_calls"] else math.nan),
+            head_ms_per_call=1000.0 * busy["head_s"] / busy["head_calls"] if busy["head_calls"] else math.nan,
             cpu_share=(cpu_end - cpu0) / ((t_end - t0) * cores), rss_start_mb=rss0, rss_end_mb=rss_mb(),
             rss_samples_mb=tuple(rss_samples), errors=tuple(dict.fromkeys(errors)))
     finally:

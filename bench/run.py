@@ -287,7 +287,7 @@ class Runner:
             verdicts.append(_verdict(f"memory over the {soak.seconds / 60:.0f}-minute soak (RSS growth)", -growth,
                                      -FLAT_RSS_SHARE, f"{soak.rss_start_mb:.0f} -> {soak.rss_end_mb:.0f} MB "
                                      f"({100 * growth:+.1f} %)", f"flat (<= {100 * FLAT_RSS_SHARE:.0f} %)",
-                                     applies and soak.seconds >= 600))
+                                     applies and p.soak_seconds >= 600))
         return Section("capacity", "4. Streaming capacity", format_capacity(trials, soak, model), verdicts)
 
 
