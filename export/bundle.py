@@ -160,13 +160,7 @@ def load_bundle(root: str | os.PathLike, check_hashes: bool = True, check_shapes
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise BundleError(f"{mpath}: missing; {root} is not a bundle (create one with `python -m export backbone`)")
-    try:
-        raw = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{mpath}: not valid JSON ({exc})") from exc
-    if not isinstance(raw, dict):
-        raise BundleError(f"{mpath}: not a JSON object")
-    manifest = Manifest.from_dict(raw, where=str(mpath))
+    manifest = Manifest.from_dict(read_json_object(mpath, BundleError), where=str(mpath))
     if "extractor" not in manifest.files:
         raise BundleError(f"{mpath}: names no extractor file")
     for role, f in manifest.files.items():
@@ -214,6 +208,17 @@ def _check_shapes(root: Path, m: Manifest) -> None:
                               f"{len(m.labels)} labels")
         if not m.labels:
             raise BundleError(f"{root / MANIFEST}: bundle has a head but no labels")
+
+
+def read_json_object(path: Path, error: type[Exception] = BundleError, not_object: str = "not a JSON object") -> dict:
+    """A JSON file that must hold an object; anything else raises `error` in one line naming the file."""
+    try:
+        raw = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise error(f"{path}: {not_object}")
+    return raw
 
 
 def write_manifest(root: Path, manifest: Manifest) -> None:

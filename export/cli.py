@@ -20,10 +20,10 @@ from pathlib import Path
 from export.backbones import BACKBONES
 from export.bundle import SAMPLING_MODES
 from export.tf_import import import_tensorflow_quietly
-from streaming.errors import ActionstreamError
+from streaming.errors import EXIT_USER_ERROR, ActionstreamError, run_command
 from streaming.providers import DEVICES
 
-EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,18 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ log: errors we report ourselves
-    try:
-        return args.func(args)
-    except ActionstreamError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted; bundles are written atomically, nothing half-written was left", file=sys.stderr)
-        return 130
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return run_command(args.func, args, "bundles are written atomically, nothing half-written was left")
 
 
 def _backbone(args: argparse.Namespace) -> int:

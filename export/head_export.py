@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from export.bundle import FILE_NAMES, Bundle, BundleWriter, Manifest, OnnxFile, Sampling, \
+from export.bundle import FILE_NAMES, Bundle, BundleWriter, Manifest, OnnxFile, Sampling, read_json_object, \
     atomic_write_text, load_bundle, sha256_file, write_manifest
 from export.convert import keras_to_onnx, op_types, tool_versions, utc_now
 from export.parity import check_parity, make_probe, onnx_outputs, parity, probe_recipe, seeded_input
@@ -236,13 +236,7 @@ def read_head_meta(keras_path: str | Path) -> dict[str, Any]:
     path = _meta_path(Path(keras_path))
     if not path.is_file():
         return {}
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ActionstreamError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(meta, dict):
-        raise ActionstreamError(f"{path}: expected a JSON object with labels, window, sampling")
-    return meta
+    return read_json_object(path, ActionstreamError, "expected a JSON object with labels, window, sampling")
 
 
 def write_head_meta(keras_path: str | Path, labels: list[str], window: int, sampling: Sampling) -> Path:

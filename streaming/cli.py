@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from streaming.errors import ActionstreamError, BundleError
+from streaming.errors import ActionstreamError, BundleError, run_command
 from streaming.events import Metrics, Prediction, SourceState, Status
 
 
@@ -216,8 +216,4 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_opencv()
     quiet_ffmpeg_log()  # before any capture opens, network sources included ("[h264 @ 0x..] ..." lines)
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ActionstreamError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(args.func, args, "stopped")

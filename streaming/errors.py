@@ -1,6 +1,10 @@
 """Errors a user can cause. CLIs print them as one line and exit non-zero; everything else is a bug."""
 from __future__ import annotations
 
+import argparse
+import sys
+from typing import Callable
+
 
 class ActionstreamError(Exception):
     """A problem the user can fix (bad path, bad URL, wrong bundle, undecodable video).
@@ -19,3 +23,25 @@ class SourceError(ActionstreamError):
 
 class ProviderError(ActionstreamError):
     """The requested ONNX Runtime execution provider cannot be used on this machine."""
+
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def one_line(exc: BaseException) -> str:
+    """An error message folded onto one line (a user sees one line, never a traceback)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, interrupted: str) -> int:
+    """Run a CLI subcommand: a user error prints one `error:` line and exits 2; Ctrl-C prints `interrupted`
+    (what was kept, what to do) and exits 130. Shared by the streaming, export and training CLIs."""
+    try:
+        return func(args)
+    except ActionstreamError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"error: interrupted; {interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED

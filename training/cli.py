@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 from export.tf_import import import_tensorflow_quietly
-from streaming.errors import ActionstreamError
+from streaming.errors import ActionstreamError, run_command
 
-EXIT_OK, EXIT_USER_ERROR = 0, 2
+EXIT_OK = 0
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -110,15 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        return args.func(args)
-    except ActionstreamError as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("error: interrupted; finished work is kept (features cached, files written atomically); rerun to "
-              "resume", file=sys.stderr)
-        return 130
+    return run_command(args.func, args, "finished work is kept (features cached, files written atomically); "
+                                         "rerun to resume")
 
 
 # ------------------------------------------------------------------------------------------------ commands
