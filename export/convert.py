@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from export.bundle import default_mode
+from export.graph_rewrite import pool_after_pointwise_conv
 from streaming.errors import ActionstreamError
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def keras_to_onnx(model: "keras.Model", path: str | os.PathLike, input_shape: tu
     input_shape is one example's shape (no batch; a leading None is accepted and dropped): the batch is dynamic.
     metadata goes into the file's metadata_props (strings), so the file explains itself without the manifest.
     output_name, when given, renames the graph's one output (tf2onnx calls it e.g. "Identity:0").
+    Exact rewrites that make the graph cheaper (export.graph_rewrite) are applied and listed in the metadata.
     """
     import tensorflow as tf
     import tf2onnx
@@ -62,7 +64,11 @@ def keras_to_onnx(model: "keras.Model", path: str | os.PathLike, input_shape: tu
         proto.graph.output[0].name = output_name
     for value in (proto.graph.input[0], proto.graph.output[0]):  # "unk__40" -> "batch"
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
-    for key, value in (metadata or {}).items():
+    metadata = dict(metadata or {})
+    moved = pool_after_pointwise_conv(proto)  # exact; parity below is measured on the rewritten graph
+    if moved:
+        metadata["actionstream.rewrites"] = f"pool_after_pointwise_conv: {moved}"
+    for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = str(key), str(value)
     proto.producer_name = "actionstream (tf2onnx)"

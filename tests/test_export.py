@@ -273,6 +273,9 @@ def test_inceptionv3_export_parity_and_verify(inception):
     assert m.parity["extractor"]["max_abs_diff"] <= PARITY_TOLERANCE
     assert m.provenance["arch"] == "inceptionv3" and m.provenance["weights"] == "none"
     assert m.provenance["weights_random"] is True and "RANDOM WEIGHTS" in m.description
+    import onnx  # the nine pooling branches were moved after their 1x1 convolutions (export.graph_rewrite)
+    meta = {p.key: p.value for p in onnx.load(str(inception / "extractor.onnx"), load_external_data=False).metadata_props}
+    assert meta["actionstream.rewrites"] == "pool_after_pointwise_conv: 9"
     v = run_cli("verify", inception, "--json")
     assert v.returncode == 0, v.stderr
     result = last_json(v.stdout)
