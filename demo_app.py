@@ -107,7 +107,8 @@ class StreamView:
             latency = (f"latency {m.latency_p50_ms:.0f} ms (p95 {m.latency_p95_ms:.0f})"
                        if np.isfinite(m.latency_p50_ms) else "latency –")
             parts += [f"capture {m.capture_fps:.1f} fps", f"features {m.feature_fps:.1f}/s",
-                      f"dropped {m.dropped_frames}", latency]
+                      f"dropped {m.dropped_frames}", latency, f"engine load {m.load:.0%}"
+                      + (" (at capacity)" if m.at_capacity else "")]
         p = self.prediction
         if p:
             parts.append(f"prediction #{self.predictions} at t={p.t:.1f} s: {p.label} {p.score:.2f}"

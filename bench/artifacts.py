@@ -9,7 +9,6 @@ the time a network takes does not depend on its weights.
     cache = ArtifactCache.default()
     bundle = cache.extractor_bundle("inceptionv3", None, calibration=clips_folder)   # fp32 + int8 extractor
     heads = cache.head_bundle(bundle, units=2048, classes=101)                      # + head, head_int8
-    serving = cache.serving_bundle(heads)                                           # head.onnx = the int8 head
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.machine import versions
-from export.bundle import MANIFEST, Bundle, load_bundle, write_manifest
+from export.bundle import MANIFEST, Bundle, load_bundle
 from streaming.errors import BundleError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,22 +138,6 @@ class ArtifactCache:
             self._log(f"exported LSTM-{units} head in {time.perf_counter() - t0:.0f} s")
             bundle = load_bundle(out)
         return bundle
-
-    def serving_bundle(self, heads: Bundle) -> Bundle:
-        """`heads` with its int8 head as head.onnx too, so the engine runs the int8 head whichever role it picks."""
-        out = heads.root.with_name(f"{heads.root.name}-int8head")
-        bundle = self._try_load(out, ("extractor", "extractor_int8", "head"))
-        if bundle is not None:
-            return bundle
-        tmp = self._fresh(out)
-        m = load_bundle(heads.root).manifest  # a copy: the caller's manifest stays as it is
-        for role in ("extractor", "extractor_int8", "head_int8"):
-            _link_or_copy(heads.path(role), tmp / m.files[role].path)
-        m.files["head"] = m.files["head_int8"]
-        m.description = "benchmark bundle: int8 extractor and int8 head under both head roles (timing only)"
-        write_manifest(tmp, m)
-        os.replace(tmp, out)
-        return load_bundle(out)
 
     def _fresh(self, out: Path) -> Path:
         tmp = out.with_name(f".{out.name}.partial")

@@ -111,7 +111,7 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
     """N real-time looping streams through one engine for `seconds` after the warm-up."""
     fps = float(bundle.manifest.sampling.fps)
     warmup_s = bundle.manifest.window / fps + EXTRA_WARMUP_S
-    config = EngineConfig(device=device, int8=True, hop_s=1.0, threads=threads)
+    config = EngineConfig(device=device, int8=True, int8_head=True, hop_s=1.0, threads=threads)
     engine = Engine(bundle, config)
     sub = engine.subscribe(maxsize=max(1024, 64 * streams))
     names = [f"cam{i:02d}" for i in range(streams)]

@@ -251,7 +251,6 @@ class Runner:
                                                         p.extraction_batch, p.extraction_workers, Path(work),
                                                         p.extractor_budget))
         verdicts = []
-        main = results[0]
         for r in results:
             verdicts.append(_verdict(f"{r.model} on {r.clips} {r.clips_label} clips: end-to-end extraction / pure "
                                      "batched inference", r.ratio, TARGET_EXTRACTION_RATIO, f"{r.ratio:.2f}",
@@ -264,8 +263,7 @@ class Runner:
 
         p = self.plan
         arch, size = p.capacity_arch
-        heads = self.head_bundle(arch, size, p.capacity_units, p.head_classes)
-        bundle = self.cache.serving_bundle(heads)
+        bundle = self.head_bundle(arch, size, p.capacity_units, p.head_classes)
         clips = stream_clips(self.clips.paths)
         trials = find_capacity(bundle, clips, self.device, p.capacity_counts, p.capacity_seconds, self.threads)
         best = largest_passing(trials)

@@ -51,8 +51,12 @@ def event_text(event) -> str:
     if isinstance(event, Metrics):
         return (f"{'':9}  {event.stream}  capture {event.capture_fps:.1f} fps, features {event.feature_fps:.1f}/s, "
                 f"dropped {event.dropped_frames}, extractor {event.extractor_ms:.1f} ms, head {event.head_ms:.1f} ms, "
-                f"latency p50 {_ms(event.latency_p50_ms)} p95 {_ms(event.latency_p95_ms)} [{event.provider}]")
+                f"latency p50 {_ms(event.latency_p50_ms)} p95 {_ms(event.latency_p95_ms)}, engine load "
+                f"{100 * event.load:.0f}%{AT_CAPACITY_HINT if event.at_capacity else ''} [{event.provider}]")
     return str(event)
+
+
+AT_CAPACITY_HINT = " (at capacity: fewer streams, --int8, or a GPU)"
 
 
 def _bundle_arg(value: str | None) -> Path:

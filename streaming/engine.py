@@ -2,9 +2,9 @@
 
 One worker thread follows every frame along plain function calls:
 
-    source queue -> RateSampler.take(t) -> preprocess_frame (into a shared batch) -> Extractor (one call for
-    the due frames of all streams) -> RingBuffer.push -> every `hop` features: Head (one call for the due
-    windows of all streams) -> Smoother -> Prediction event -> subscribers
+    source (capture thread: RateSampler.take(t), only due frames queued) -> preprocess_frame (into a shared
+    batch) -> Extractor (one call for the due frames of all streams) -> RingBuffer.push -> every `hop`
+    features: Head (one call for the due windows of all streams) -> Smoother -> Prediction event -> subscribers
 
     with Engine("models/demo") as engine:
         engine.add_source(open_source("demo"))
@@ -35,7 +35,7 @@ from streaming.head import Head
 from streaming.preprocess import preprocess_frame
 from streaming.providers import DEVICES
 from streaming.ring_buffer import RingBuffer
-from streaming.sampler import RateSampler, loop_to_window
+from streaming.sampler import loop_to_window
 from streaming.smoothing import Smoother
 from streaming.sources import REPLAY_QUEUE_FRAMES, TERMINAL_STATES, Frame, Source
 
@@ -159,14 +159,12 @@ class Subscription:
 @dataclass(eq=False)
 class _Stream:
     """Everything the engine keeps for one stream. Touched only by the worker, except the read-only
-    `latest_*` attributes."""
+    `latest_prediction`."""
 
     id: str
     source: Source
-    sampler: RateSampler
     ring: RingBuffer
     smoother: Smoother
-    latest_frame: Frame | None = None
     latest_prediction: Prediction | None = None
     last_frame_t: float | None = None
     newest_t: float = 0.0               # stream time of the newest feature's frame
@@ -239,6 +237,7 @@ class Engine:
         self._worker: threading.Thread | None = None
         self._extract_timing = _Timing()
         self._head_timing = _Timing()
+        self._busy_s = 0.0  # worker time spent in steps since the last metrics
         self.extractor_calls = 0
         self.extracted_frames = 0
         self.multi_stream_batches = 0  # extractor calls that held frames of more than one stream
@@ -291,11 +290,12 @@ class Engine:
             if old is not None and not old.finished:
                 raise SourceError(f"a stream named {source.name!r} is already running; give the source another name")
             self._streams[source.name] = _Stream(
-                id=source.name, source=source, sampler=RateSampler(self.feature_fps),
+                id=source.name, source=source,
                 ring=RingBuffer(self.window, self.manifest.feature_size),
                 smoother=Smoother(len(self.labels), alpha=self.config.ema_alpha, hold_s=self.config.hold_s,
                                   tolerance_s=0.5 / self.feature_fps))
             self._all_done.clear()
+        source.sample_at(self.feature_fps)
         source.attach(self._wake)
         source.start()
         return source.name
@@ -322,9 +322,9 @@ class Engine:
         return st.source if st else None
 
     def latest_frame(self, stream_id: str) -> Frame | None:
-        """The newest frame the engine took from this stream (shared: do not modify its image)."""
+        """The newest frame this stream captured, due for a feature or not (shared: do not modify its image)."""
         st = self._streams.get(stream_id)
-        return st.latest_frame if st else None
+        return st.source.latest if st else None
 
     def latest_prediction(self, stream_id: str) -> Prediction | None:
         st = self._streams.get(stream_id)
@@ -402,9 +402,11 @@ class Engine:
                 self._wake.clear()
                 if self._stopping.is_set():
                     break
+                started = time.monotonic()
                 if self._step():
                     self._wake.set()  # frames left in some queue: go round again without waiting
                 now = time.monotonic()
+                self._busy_s += now - started
                 if now >= next_metrics:
                     self._emit_metrics(now - metrics_from)
                     metrics_from, next_metrics = now, now + self.config.metrics_every_s
@@ -469,17 +471,14 @@ class Engine:
             self._publish(status)
 
     def _take_frame(self, st: _Stream, frame: Frame, due: list) -> None:
-        """Note a frame; queue it when due for a feature, after a window restart when there was a gap."""
-        st.latest_frame = frame
+        """Queue a (due) frame for its feature, after a window restart when there was a gap."""
         if st.last_frame_t is not None and frame.t - st.last_frame_t > GAP_RESET_S:
             st.needs_reset = f"gap of {frame.t - st.last_frame_t:.1f} s in the stream"
         st.last_frame_t = frame.t
         if st.needs_reset:
-            st.sampler.reset()
             due.append((st, st.needs_reset))  # the window restarts after the features queued before it
             st.needs_reset = ""
-        if st.sampler.take(frame.t):
-            due.append((st, frame))
+        due.append((st, frame))
 
     def _restart_window(self, st: _Stream, why: str) -> None:
         had = st.ring.count
@@ -569,6 +568,7 @@ class Engine:
     def _emit_metrics(self, interval_s: float) -> None:
         extractor_ms = self._extract_timing.take_ms()
         head_ms = self._head_timing.take_ms()
+        load, self._busy_s = min(1.0, self._busy_s / interval_s), 0.0
         with self._lock:
             streams = [st for st in self._streams.values() if not st.finished]
         for st in streams:
@@ -579,5 +579,5 @@ class Engine:
                 stream=st.id, capture_fps=(captured - st.mark_captured) / interval_s,
                 feature_fps=(st.features - st.mark_features) / interval_s, dropped_frames=st.source.dropped,
                 extractor_ms=extractor_ms, head_ms=head_ms, latency_p50_ms=float(p50), latency_p95_ms=float(p95),
-                provider=self.provider))
+                provider=self.provider, load=load))
             st.mark_captured, st.mark_features = captured, st.features

@@ -5,6 +5,10 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
+#: Engine load (share of time the worker is busy) from which the CLI and the dashboard say it is at capacity.
+AT_CAPACITY_LOAD = 0.9
+
+
 class SourceState(str, Enum):
     CONNECTING = "connecting"
     LIVE = "live"
@@ -59,7 +63,11 @@ class Status:
 
 @dataclass(frozen=True)
 class Metrics:
-    """Periodic health figures for one stream (and the shared extractor/head timings)."""
+    """Periodic health figures for one stream (and the shared extractor/head timings).
+
+    `load` is the share of the interval the engine's worker spent working (shared by all streams): near 1 the
+    engine is at capacity, and live streams start dropping frames due for features.
+    """
 
     stream: str
     capture_fps: float
@@ -70,7 +78,12 @@ class Metrics:
     latency_p50_ms: float
     latency_p95_ms: float
     provider: str = ""
+    load: float = 0.0
     type: str = "metrics"
+
+    @property
+    def at_capacity(self) -> bool:
+        return self.load >= AT_CAPACITY_LOAD
 
     def to_dict(self) -> dict:
         return asdict(self)

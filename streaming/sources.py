@@ -2,7 +2,9 @@
 
 Each source runs its own capture thread and hands frames over through a small bounded queue. Live sources
 drop the oldest queued frame when the consumer falls behind (and count it), so what the engine sees stays
-current; a file replayed for evaluation blocks instead and drops nothing. Every state change
+current; a file replayed for evaluation blocks instead and drops nothing. The engine has each source sample
+frames by time in its capture thread (`sample_at`), so the queue holds only frames due for a feature: a slow
+engine step then costs nothing, where a queue of every 25 fps frame would overflow in 160 ms. Every state change
 (connecting, live, reconnecting, ended, failed) is kept as a Status with a reason for the engine to forward.
 
     source = open_source("rtsp://cam.local/stream")
@@ -26,6 +28,7 @@ import numpy as np
 
 from streaming.errors import SourceError
 from streaming.events import SourceState, Status
+from streaming.sampler import RateSampler
 from streaming.video import FALLBACK_FPS, FrameReader
 
 log = logging.getLogger("actionstream")
@@ -59,7 +62,8 @@ class Frame:
 class Source:
     """Base of all sources: a capture thread (in subclasses), a bounded frame queue and a state with a reason.
 
-    `dropped` counts frames discarded to stay current; `captured` counts frames the source produced.
+    `captured` counts frames the source produced; `dropped` counts queued frames discarded to stay current;
+    `latest` is the newest captured frame, queued or not (what a preview shows).
     """
 
     def __init__(self, name: str, queue_frames: int = LIVE_QUEUE_FRAMES, drop_oldest: bool = True,
@@ -78,6 +82,8 @@ class Source:
         self.queue_frames = queue_frames  # lowered at the first frame when queue_bytes would be exceeded
         self.queue_bytes = queue_bytes
         self.drop_oldest = drop_oldest
+        self.latest: Frame | None = None
+        self._sampler: RateSampler | None = None
         self._frames: deque[Frame] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -94,6 +100,13 @@ class Source:
         """Set `wakeup` whenever a frame or a state change arrives (how the engine waits on many sources)."""
         self._wakeups.append(wakeup)
         wakeup.set()
+
+    def sample_at(self, fps: float) -> None:
+        """Queue only the frames due at `fps` per second (RateSampler, as in training); the rest only update
+        `latest` and `captured`. Call before start()."""
+        sampler = RateSampler(fps)
+        with self._cond:
+            self._sampler = sampler
 
     def start(self) -> None:
         """Start the capture thread (once)."""
@@ -169,6 +182,10 @@ class Source:
         """Queue a frame: drop the oldest when full (live), or wait for room (replay). False if stopped."""
         frame = Frame(t=t, image=image, captured_at=time.monotonic() if captured_at is None else captured_at)
         with self._cond:
+            self.latest = frame
+            if self._sampler is not None and not self._sampler.take(t):
+                self.captured += 1
+                return True  # not due for a feature: nobody waits for it
             if self.queue_bytes is not None and self.captured == 0:
                 fit = self.queue_bytes // max(1, image.nbytes)
                 self.queue_frames = min(self.queue_frames, max(MIN_REPLAY_QUEUE_FRAMES, fit))

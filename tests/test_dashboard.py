@@ -310,7 +310,8 @@ def test_stream_view_status_line_and_timeline():
     view.apply(Status("cam1", SourceState.LIVE, "connected"))
     view.apply(Status("cam1", SourceState.LIVE, "warming up", warmup=0.5))
     assert "warming up 50%" in view.status_line() and "live (connected)" in view.status_line()
-    view.apply(Metrics("cam1", 25.0, 10.0, 3, 20.0, 1.0, float("nan"), float("nan"), "CPUExecutionProvider"))
+    view.apply(Metrics("cam1", 25.0, 10.0, 3, 20.0, 1.0, float("nan"), float("nan"), "CPUExecutionProvider",
+                       load=0.95))
     for t in range(70):
         probs = [0.7, 0.2, 0.06, 0.04] if t < 60 else [0.1, 0.1, 0.1, 0.7]
         view.apply(Prediction("cam1", float(t), "a", probs[0], [("a", probs[0]), ("b", probs[1]), ("c", probs[2]),
@@ -318,6 +319,7 @@ def test_stream_view_status_line_and_timeline():
     line = view.status_line()
     assert "warming up" not in line and "prediction #70 at t=69.0 s: a 0.10" in line
     assert "capture 25.0 fps" in line and "dropped 3" in line and "latency –" in line and "CPU" in line
+    assert "engine load 95% (at capacity)" in line
     df = view.timeline()
     assert df["seconds"].min() >= -demo_app.TIMELINE_S and df["seconds"].max() == 0.0
     assert set(df["action"]) == {"a", "d", "b"}  # the three that peaked highest in the last minute

@@ -9,6 +9,7 @@ from streaming.errors import SourceError
 from streaming.events import SourceState
 from streaming.sources import (LIVE_QUEUE_FRAMES, REPLAY_QUEUE_BYTES, REPLAY_QUEUE_FRAMES, CameraSource, FileSource,
                                NetworkSource, PushSource, open_source, safe_url)
+from streaming.sampler import stride_indices
 from streaming.video import iter_frames
 from tiny_bundle import write_color_clip
 from rtsp_fixture import free_port
@@ -47,6 +48,32 @@ def test_file_replay_delivers_every_frame_in_order(color_clips):
     states = [s.state for s in source.pop_statuses()]
     assert states == [SourceState.CONNECTING, SourceState.LIVE, SourceState.ENDED]
     assert frames[0].image.shape == (72, 96, 3) and frames[0].image.dtype == np.uint8
+
+
+def test_sampling_in_the_capture_thread_queues_only_due_frames(color_clips):
+    """sample_at(fps) queues exactly the frames training's stride sampling picks; the rest are seen, not queued."""
+    times = [t for t, _ in iter_frames(color_clips["red"])]
+    source = FileSource(color_clips["red"], realtime=False)
+    source.sample_at(10.0)
+    source.start()
+    frames = drain(source)
+    assert [f.t for f in frames] == [times[i] for i in stride_indices(times, 10.0)] and len(frames) == 40
+    assert source.captured == 100 and source.dropped == 0 and source.latest.t == times[-1]
+
+
+def test_a_sampled_live_queue_holds_seconds_of_due_frames_not_a_fraction_of_one(color_clips):
+    """Nobody reads for the whole clip: a plain live queue keeps the last 4 frames (0.16 s at 25 fps), a sampled one
+    the last 4 due frames (0.4 s at 10 features/s): a slow engine step loses fewer features."""
+    plain, sampled = FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES), \
+        FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES)
+    for source in (plain, sampled):
+        source.drop_oldest = True
+    sampled.sample_at(10.0)
+    for source in (plain, sampled):
+        source.start()
+        wait_state(source, (SourceState.ENDED,))
+    assert plain.dropped == 100 - LIVE_QUEUE_FRAMES and sampled.dropped == 40 - LIVE_QUEUE_FRAMES
+    assert [round(f.t, 2) for f in drain(sampled)] == [3.6, 3.72, 3.8, 3.92]
 
 
 def fill_queue(source):
