@@ -37,15 +37,13 @@ from streaming.providers import DEVICES
 from streaming.ring_buffer import RingBuffer
 from streaming.sampler import loop_to_window
 from streaming.smoothing import Smoother
-from streaming.sources import REPLAY_QUEUE_FRAMES, TERMINAL_STATES, Frame, Source
+from streaming.sources import TERMINAL_STATES, Frame, Source
 
 log = logging.getLogger("actionstream")
 
 #: A jump in stream time longer than this (a paused webcam, a reconnect) restarts the stream's window:
 #: features from both sides of a gap do not make one 4-second action.
 GAP_RESET_S = 2.0
-#: Frames taken from one source per worker step, so one fast replay cannot starve the other streams.
-DRAIN_FRAMES_PER_STEP = REPLAY_QUEUE_FRAMES
 #: Recent end-to-end latencies kept per stream for the p50/p95 figures.
 LATENCY_SAMPLES = 256
 #: Longest the worker sleeps with nothing to do (it also wakes for metrics and on every frame).
@@ -429,15 +427,22 @@ class Engine:
         with self._lock:
             streams = [st for st in self._streams.values() if not st.finished]
         due: list[tuple[_Stream, Frame | str]] = []  # frames due for features, and window restarts, in order
-        more = False
         for st in streams:
             self._take_statuses(st)
-            for _ in range(DRAIN_FRAMES_PER_STEP):
+        # up to max_batch frames, one per stream in turn: a step (one extractor call) stays short when the engine
+        # is behind, its predictions go out at its end, and no stream waits for another's backlog
+        readable, taken = list(streams), 0
+        while readable and taken < self.config.max_batch:
+            for st in list(readable):
                 frame = st.source.read()
                 if frame is None:
-                    break
+                    readable.remove(st)
+                    continue
                 self._take_frame(st, frame, due)
-            more = more or st.source.pending() > 0
+                taken += 1
+                if taken == self.config.max_batch:
+                    break
+        more = any(st.source.pending() > 0 for st in streams)
         self._extract(due)
         ending = [st for st in streams if st.source.ended]
         for st in ending:

@@ -85,7 +85,7 @@ def test_streams_share_extractor_batches_without_changing_results(tiny_bundle, c
     engine.start()
     events = list(events)
     engine.stop()
-    assert engine.multi_stream_batches >= 1  # 3 × 13 due frames in the first step: batches of 32 mix streams
+    assert engine.multi_stream_batches >= 1  # 3 × 20 due frames queued: steps take 32, one per stream in turn
     assert engine.extractor_calls < engine.extracted_frames == 3 * 20  # 4 s at 5 features/s each
     for name in names:
         preds = of(events, Prediction, name)
