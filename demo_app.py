@@ -119,19 +119,32 @@ class StreamView:
         p = self.prediction
         return {label: float(score) for label, score in p.topk} if p else {}
 
+    def timeline_classes(self) -> list[str]:
+        """The classes that peaked highest in the last minute: the lines drawn and named in the legend."""
+        if not self.history:
+            return []
+        peaks = np.stack([p for _, p in self.history]).max(axis=0)
+        return [self.labels[i] for i in np.argsort(-peaks)[:TIMELINE_CLASSES]]
+
     def timeline(self) -> pd.DataFrame:
-        """Probabilities of the classes that peaked highest in the last minute, against seconds before now."""
-        if not self.history:  # typed columns: the plot fixes its encoding (nominal colour) from the first value
-            return pd.DataFrame({"seconds": pd.Series(dtype=float), "probability": pd.Series(dtype=float),
-                                 "action": pd.Series(dtype=str)})
-        times = np.array([t for t, _ in self.history])
-        probs = np.stack([p for _, p in self.history])
-        top = np.argsort(-probs.max(axis=0))[:TIMELINE_CLASSES]
+        """Probability per class against seconds before now; NaN (no line) for all but timeline_classes().
+
+        Every class has rows, in label order, from the first update on: Gradio's LinePlot fixes its colour
+        scale's domain when it first draws and afterwards only swaps the data, so a class missing then would
+        never get a line."""
+        if self.history:
+            times = np.array([t for t, _ in self.history])
+            probs = np.stack([p for _, p in self.history])
+        else:
+            times, probs = np.zeros(1), np.full((1, len(self.labels)), np.nan, np.float32)
+        shown = np.full_like(probs, np.nan)
+        drawn = [self.labels.index(c) for c in self.timeline_classes()]
+        shown[:, drawn] = probs[:, drawn]
         seconds = times - times[-1]
         return pd.DataFrame({
-            "seconds": np.tile(seconds, len(top)),
-            "probability": probs[:, top].T.reshape(-1),
-            "action": np.repeat([self.labels[i] for i in top], len(seconds)),
+            "seconds": np.tile(seconds, len(self.labels)),
+            "probability": shown.T.reshape(-1),
+            "action": np.repeat(self.labels, len(seconds)),
         })
 
 
@@ -214,6 +227,7 @@ class Shown:
     problem: str = ""
     prediction: Prediction | None = None
     predictions: int = 0
+    legend: list[str] | None = None
     status: str | None = None
     alerts_seen: int = -1
 
@@ -408,6 +422,9 @@ class Dashboard:
             out_bars, shown.prediction = view.bars(), view.prediction
         if view.predictions and view.predictions != shown.predictions:  # the plot re-renders: only on news
             out_timeline, shown.predictions = view.timeline(), view.predictions
+            legend = view.timeline_classes()
+            if legend != shown.legend:  # the legend names only the lines drawn (a change redraws the plot)
+                out_timeline, shown.legend = gr.LinePlot(value=out_timeline, colors_in_legend=legend), legend
         status = view.status_line()
         if status != shown.status:
             out_status = shown.status = status

@@ -281,10 +281,12 @@ class Runner:
             verdicts.append(_verdict("single-stream p95 latency", -single.latency_p95_ms, -TARGET_SINGLE_P95_MS,
                                      f"{single.latency_p95_ms:.0f} ms", f"<= {TARGET_SINGLE_P95_MS:.0f} ms", applies))
         if soak is not None:
-            growth = (soak.rss_end_mb - soak.rss_start_mb) / soak.rss_start_mb
-            verdicts.append(_verdict(f"memory over the {soak.seconds / 60:.0f}-minute soak (RSS growth)", -growth,
-                                     -FLAT_RSS_SHARE, f"{soak.rss_start_mb:.0f} -> {soak.rss_end_mb:.0f} MB "
-                                     f"({100 * growth:+.1f} %)", f"flat (<= {100 * FLAT_RSS_SHARE:.0f} %)",
+            growth = (soak.rss_end_mb - soak.rss_settled_mb) / soak.rss_settled_mb
+            verdicts.append(_verdict(f"memory over the {soak.seconds / 60:.0f}-minute soak (RSS growth after the "
+                                     "first sampling interval)", -growth, -FLAT_RSS_SHARE,
+                                     f"{soak.rss_start_mb:.0f} at start, {soak.rss_settled_mb:.0f} -> "
+                                     f"{soak.rss_end_mb:.0f} MB ({100 * growth:+.1f} %)",
+                                     f"flat (<= {100 * FLAT_RSS_SHARE:.0f} %)",
                                      applies and p.soak_seconds >= 600))
         return Section("capacity", "4. Streaming capacity", format_capacity(trials, soak, model), verdicts)
 
@@ -310,9 +312,9 @@ def render(machine: Machine, sections: list[Section], command: str, plan: Plan, 
                          f"kept {100 * others:.0f} % of the cores busy during the run (/proc/stat minus this run)"}
     for s in sections:
         blocks[s.name] = f"### {s.title}\n\n_`{command}`, {stamp}_\n\n{s.body}"
-    verdicts = [v for s in sections for v in s.verdicts]
-    if verdicts:
-        blocks["targets"] = "\n".join(verdicts)
+    for s in sections:  # one targets block per section, so a partial run (--only) keeps the others' verdicts
+        if s.verdicts:
+            blocks[f"targets-{s.name}"] = "\n".join(s.verdicts)
     return blocks
 
 
@@ -366,8 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     others = others_cpu_share(cpu0, cpu_snapshot(), machine.usable_cores)
     blocks = render(machine, sections, command, plan, time.perf_counter() - started, others)
     log(f"other processes used {100 * others:.0f} % of the cores during this run")
-    if "targets" in blocks:
-        print("## Targets\n\n" + blocks["targets"] + "\n", flush=True)
+    verdicts = [body for name, body in blocks.items() if name.startswith("targets-")]
+    if verdicts:
+        print("## Targets\n\n" + "\n".join(verdicts) + "\n", flush=True)
     if args.write:
         write_blocks(args.write, blocks)
         log(f"wrote {', '.join(blocks)} into {args.write}")

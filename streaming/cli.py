@@ -16,6 +16,9 @@ from pathlib import Path
 from streaming.errors import ActionstreamError, BundleError, run_command
 from streaming.events import Metrics, Prediction, SourceState, Status
 
+#: Said after the engine load on a metrics line when the engine is at capacity.
+AT_CAPACITY_HINT = " (at capacity: fewer streams, --int8, or a GPU)"
+
 
 def _jsonable(obj):
     """Strict JSON: NaN (e.g. latency before the first prediction) becomes null."""
@@ -54,9 +57,6 @@ def event_text(event) -> str:
                 f"latency p50 {_ms(event.latency_p50_ms)} p95 {_ms(event.latency_p95_ms)}, engine load "
                 f"{100 * event.load:.0f}%{AT_CAPACITY_HINT if event.at_capacity else ''} [{event.provider}]")
     return str(event)
-
-
-AT_CAPACITY_HINT = " (at capacity: fewer streams, --int8, or a GPU)"
 
 
 def _bundle_arg(value: str | None) -> Path:

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("machine", "extractor", "head", "extraction", "capacity", "targets")
+SECTIONS = ("machine", "extractor", "head", "extraction", "capacity", "targets-extractor", "targets-head",
+            "targets-extraction", "targets-capacity")
 
 
 def _table_rows(text: str, first_cell: str) -> list[list[str]]:

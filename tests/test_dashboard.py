@@ -322,7 +322,9 @@ def test_stream_view_status_line_and_timeline():
     assert "engine load 95% (at capacity)" in line
     df = view.timeline()
     assert df["seconds"].min() >= -demo_app.TIMELINE_S and df["seconds"].max() == 0.0
-    assert set(df["action"]) == {"a", "d", "b"}  # the three that peaked highest in the last minute
+    assert view.timeline_classes() == ["a", "d", "b"]  # the three that peaked highest in the last minute
+    assert set(df.dropna()["action"]) == {"a", "d", "b"}  # drawn; "c" has rows (NaN) so its colour stays fixed
+    assert list(dict.fromkeys(df["action"])) == ["a", "b", "c", "d"]
     view.apply(Status("cam1", SourceState.FAILED, "cannot open"))
     assert view.finished and view.problem() == "failed: cannot open"
 
