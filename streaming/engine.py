@@ -241,6 +241,16 @@ class Engine:
         self.multi_stream_batches = 0  # extractor calls that held frames of more than one stream
         self.head_calls = 0
         self.error = ""
+        self._claim_memory()
+
+    def _claim_memory(self) -> None:
+        """One extractor and one head call at max_batch: ONNX Runtime's arenas and the batch buffers reach the
+        size a backlog could ever need now, so memory stays flat afterwards (it grew in steps, with each
+        larger backlog, before) and the first real call is not a cold one."""
+        self._frame_batch.fill(0.0)
+        for _ in range(2):  # ONNX Runtime plans a shape's memory on its first run and allocates it on the next
+            self.extractor(self._frame_batch)
+            self.head(self._window_batch)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
