@@ -307,7 +307,7 @@ def render(machine: Machine, sections: list[Section], command: str, plan: Plan, 
     """Markdown blocks by marker name: machine, one per section, and targets."""
     stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     load_after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    blocks = {"machine": f"Measured {stamp} with `{command}` ({plan.name} run, {seconds / 60:.1f} min).\n\n"
+    blocks = {"machine": f"Measured {stamp} with `{command}` ({plan.name} settings, {seconds / 60:.1f} min).\n\n"
                          + format_machine(machine) + f"\n- Load average after the run: {load_after}; other processes "
                          f"kept {100 * others:.0f} % of the cores busy during the run (/proc/stat minus this run)"}
     for s in sections:
