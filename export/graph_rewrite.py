@@ -44,59 +44,36 @@ def _pool_keeps_bias(node: "onnx.NodeProto") -> bool:
 
 
 def pool_after_pointwise_conv(model: "onnx.ModelProto") -> int:
-    """Move each AveragePool that feeds only a 1x1 Conv to after that Conv, in place. Returns how many moved."""
+    """Move each AveragePool that feeds only a 1x1 Conv to after that Conv, in place. Returns how many moved.
+
+    The two nodes trade places in the (topologically sorted) node list: the Conv takes the pool's place, where
+    its new input is already produced, and the pool the Conv's, before everything that reads its output.
+    """
+    import onnx
+
     graph = model.graph
+    nodes = graph.node
     weights = {t.name: t for t in graph.initializer}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
+    consumers: dict[str, list[int]] = {}
+    for k, node in enumerate(nodes):
         for name in node.input:
-            consumers.setdefault(name, []).append(node)
+            consumers.setdefault(name, []).append(k)
     outputs = {o.name for o in graph.output}
-    moved = 0
-    for pool in list(graph.node):
+    pairs = []
+    for i, pool in enumerate(nodes):
         if not _pool_keeps_bias(pool) or pool.output[0] in outputs:
             continue
         users = consumers.get(pool.output[0], [])
-        if len(users) != 1 or not _is_pointwise_conv(users[0], weights):
-            continue
-        conv = users[0]
+        if len(users) == 1 and users[0] > i and _is_pointwise_conv(nodes[users[0]], weights):
+            pairs.append((i, users[0]))
+    for i, j in pairs:
+        pool, conv = onnx.NodeProto(), onnx.NodeProto()
+        pool.CopyFrom(nodes[i])
+        conv.CopyFrom(nodes[j])
         x, pooled, projected = pool.input[0], pool.output[0], conv.output[0]
         # x -> Conv -> (pooled, now the projection) -> AveragePool -> projected: downstream names are unchanged
-        conv.input[0] = x
-        conv.output[0] = pooled
-        pool.input[0] = pooled
-        pool.output[0] = projected
-        moved += 1
-    if moved:
-        _topological_sort(graph)
-    return moved
-
-
-def _topological_sort(graph: "onnx.GraphProto") -> None:
-    """Reorder nodes so each comes after the producers of its inputs (ONNX requires it)."""
-    produced_by = {o: i for i, n in enumerate(graph.node) for o in n.output}
-    order: list[int] = []
-    state: dict[int, int] = {}  # 1 = visiting, 2 = done
-
-    def visit(i: int) -> None:
-        stack = [(i, iter(graph.node[i].input))]
-        state[i] = 1
-        while stack:
-            j, inputs = stack[-1]
-            for name in inputs:
-                k = produced_by.get(name)
-                if k is not None and state.get(k) is None:
-                    state[k] = 1
-                    stack.append((k, iter(graph.node[k].input)))
-                    break
-            else:
-                stack.pop()
-                state[j] = 2
-                order.append(j)
-
-    for i in range(len(graph.node)):
-        if state.get(i) is None:
-            visit(i)
-    nodes = [graph.node[i] for i in order]
-    del graph.node[:]
-    graph.node.extend(nodes)
+        conv.input[0], conv.output[0] = x, pooled
+        pool.input[0], pool.output[0] = pooled, projected
+        nodes[i].CopyFrom(conv)
+        nodes[j].CopyFrom(pool)
+    return len(pairs)
