@@ -312,8 +312,7 @@ def render(machine: Machine, sections: list[Section], command: str, plan: Plan, 
                          f"kept {100 * others:.0f} % of the cores busy during the run (/proc/stat minus this run)"}
     for s in sections:
         blocks[s.name] = f"### {s.title}\n\n_`{command}`, {stamp}_\n\n{s.body}"
-    for s in sections:  # one targets block per section, so a partial run (--only) keeps the others' verdicts
-        if s.verdicts:
+        if s.verdicts:  # one targets block per section, so a partial run (--only) keeps the others' verdicts
             blocks[f"targets-{s.name}"] = "\n".join(s.verdicts)
     return blocks
 
@@ -368,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     others = others_cpu_share(cpu0, cpu_snapshot(), machine.usable_cores)
     blocks = render(machine, sections, command, plan, time.perf_counter() - started, others)
     log(f"other processes used {100 * others:.0f} % of the cores during this run")
-    verdicts = [body for name, body in blocks.items() if name.startswith("targets-")]
+    verdicts = [v for s in sections for v in s.verdicts]
     if verdicts:
         print("## Targets\n\n" + "\n".join(verdicts) + "\n", flush=True)
     if args.write:
