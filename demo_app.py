@@ -36,6 +36,8 @@ from streaming.sources import NetworkSource, PushSource, Source, open_source
 from streaming.validate import VIDEO_SUFFIXES, ClipFolders, check_source, redact_url
 
 UPDATE_PERIOD_S = 0.2  # the page refreshes about five times a second
+STOPPED = "Stopped."
+CAMERAS_STOPPED = "Cameras stopped."
 TIMELINE_S = 60.0  # the probability timeline shows the last minute of stream time
 TIMELINE_CLASSES = 3
 MAX_CAMERAS = 8
@@ -213,8 +215,9 @@ class Session:
         self.alerts_seen = 0  # bumps on every new alert so generators know when to re-render the log
         self.webcam: Webcam | None = None
         self.webcam_armed = False  # webcam frames count while the webcam is the chosen source and not stopped
-        # Set by Stop. The generator checks it before every refresh, so no update of a stopped stream can reach
-        # the page after "Stopped." (Gradio's cancel arrives separately and may land a refresh or two later).
+        # Set by Stop. The generator notices it within one refresh and ends with its own "Stopped." update: a
+        # cancel from the browser would race the generator's last refresh to the page (Gradio delivers the two
+        # events independently), so the status could end on a stale live line.
         self.live_stop = threading.Event()
         self.cameras_stop = threading.Event()
 
@@ -280,11 +283,13 @@ class Dashboard:
             return self._sessions[key]
 
     def close_session(self, request: gr.Request) -> None:
-        """Tab closed: drop the webcam stream (generators clean up their own streams in their `finally`)."""
+        """Tab closed: drop the webcam stream and end the tab's generators (they close their own streams)."""
         key = request.session_hash or "anonymous"
         with self._lock:
             session = self._sessions.pop(key, None)
         if session is not None:
+            session.live_stop.set()
+            session.cameras_stop.set()
             self._close_webcam(session)
 
     # ---- sources
@@ -374,6 +379,8 @@ class Dashboard:
             yield gr.skip(), gr.skip(), gr.skip(), ("Webcam: allow camera access in the browser, then press the "
                                                     "record button under the webcam picture."), gr.skip()
             return
+        session.live_stop.set()  # a second Start replaces the stream this tab was showing
+        stop = session.live_stop = threading.Event()  # before opening: a Stop during a slow open still counts
         try:
             spec, name = self.resolve(kind, example, url, upload)
             stream_id, source, sub = self.open(spec, name, loop=kind != KINDS[2])
@@ -382,12 +389,12 @@ class Dashboard:
             return
         view = StreamView(name=name if "://" not in spec else redact_url(spec), labels=self.labels,
                           provider=self.engine.provider)
-        session.live_stop.set()  # a second Start replaces the stream this tab was showing
-        stop = session.live_stop = threading.Event()
         try:
             yield from self._follow(session, stream_id, sub, view, stop)
         finally:
             self.close(stream_id, sub)
+        if stop.is_set():  # the last word on the page, after every refresh of this stream
+            yield gr.skip(), gr.skip(), gr.skip(), STOPPED, gr.skip()
 
     def _follow(self, session: Session, stream_id: str, sub, view: StreamView,
                 stop: threading.Event) -> Iterator[tuple]:
@@ -445,7 +452,7 @@ class Dashboard:
         session.live_stop.set()
         session.webcam_armed = False
         self._close_webcam(session)
-        return "Stopped."
+        return STOPPED
 
     # ---- Live tab: the browser's webcam
     def webcam_frame(self, image_rgb: np.ndarray | None, request: gr.Request) -> tuple:
@@ -485,6 +492,8 @@ class Dashboard:
         A camera that is down keeps retrying with backoff and shows why on its tile; the others go on.
         """
         session = self.session(request)
+        session.cameras_stop.set()  # a second Start replaces the cameras this tab was showing
+        stop = session.cameras_stop = threading.Event()  # before opening: a Stop during slow opens still counts
         lines = [line.strip() for line in (urls or "").splitlines() if line.strip()]
         notes: list[str] = []
         if len(lines) > MAX_CAMERAS:
@@ -509,8 +518,6 @@ class Dashboard:
                 tiles[cam.index] = gr.update(visible=True, value=annotate(placeholder(), None, "connecting",
                                                                           title=cam.view.name))
             table = self.cameras_table(status, cams) if cams else status
-            session.cameras_stop.set()
-            stop = session.cameras_stop = threading.Event()
             yield [table, *tiles, gr.skip()]
             shown_alerts = session.alerts_seen
             while cams and not stop.is_set():
@@ -533,7 +540,7 @@ class Dashboard:
                 out_table = gr.skip() if new_table == table else new_table
                 table = new_table
                 if stop.is_set():
-                    return
+                    break
                 yield [out_table, *tiles, out_alerts]
                 if all(cam.view.state == SourceState.ENDED for cam in cams):
                     yield [self.cameras_table(status + " All streams ended.", cams), *([gr.skip()] * MAX_CAMERAS),
@@ -542,10 +549,12 @@ class Dashboard:
         finally:
             for cam in cams:
                 self.close(cam.stream_id, cam.subscription)
+        if stop.is_set():  # the last word on the page, after every refresh of these cameras
+            yield [CAMERAS_STOPPED, *([gr.skip()] * MAX_CAMERAS), gr.skip()]
 
     def stop_cameras(self, request: gr.Request) -> str:
         self.session(request).cameras_stop.set()
-        return "Cameras stopped."
+        return CAMERAS_STOPPED
 
     def _tile(self, cam: Camera):
         """The update for one camera tile, or gr.skip() when nothing it shows has changed."""
@@ -734,16 +743,16 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                                interactive=False, elem_id="alert-log")
         kind.change(dash.choose_kind, kind, [example, webcam, url, upload], queue=False, api_visibility="private")
         live_outputs = [frame, bars, timeline, status, alert_log]
-        live = start.click(dash.live_run, [kind, example, url, upload], live_outputs, api_name="start",
-                           concurrency_limit=max_sessions, concurrency_id="live", show_progress="hidden")
+        start.click(dash.live_run, [kind, example, url, upload], live_outputs, api_name="start",
+                    concurrency_limit=max_sessions, concurrency_id="live", show_progress="hidden")
         cam_stream = webcam.stream(dash.webcam_frame, [webcam], live_outputs, stream_every=UPDATE_PERIOD_S,
                                    time_limit=60, concurrency_limit=max_sessions, show_progress="hidden",
                                    api_visibility="private")
-        stop.click(dash.stop_live, None, status, cancels=[live, cam_stream], api_name="stop", show_progress="hidden")
-        cams = cam_start.click(dash.cameras_run, cam_urls, [cam_status, *tiles, alert_log], api_name="cameras",
-                               concurrency_limit=max(1, max_sessions // 2), show_progress="hidden")
-        cam_stop.click(dash.stop_cameras, None, cam_status, cancels=[cams], api_visibility="private",
-                       show_progress="hidden")
+        # Stop cancels only the webcam's frame stream; the live and camera generators end themselves (see Session)
+        stop.click(dash.stop_live, None, status, cancels=[cam_stream], api_name="stop", show_progress="hidden")
+        cam_start.click(dash.cameras_run, cam_urls, [cam_status, *tiles, alert_log], api_name="cameras",
+                        concurrency_limit=max(1, max_sessions // 2), show_progress="hidden")
+        cam_stop.click(dash.stop_cameras, None, cam_status, api_visibility="private", show_progress="hidden")
         rule_inputs = [actions, threshold, min_duration, snapshot]
         for comp in rule_inputs:
             comp.change(dash.set_alert_rule, rule_inputs, alert_rule, api_visibility="private")

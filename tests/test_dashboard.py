@@ -217,11 +217,56 @@ def test_live_generator_streams_frames_and_predictions_and_cleans_up(dashboard, 
         if bars and frames >= 2:
             break
     assert dashboard.engine.stream_ids(), "the clip's stream runs while the page follows it"
-    gen.close()  # what Stop (cancels=...) and closing the tab do: the generator's finally removes the stream
+    gen.close()  # what Gradio does to a generator whose page went away: its finally removes the stream
     assert dashboard.engine.stream_ids() == []
     assert max(bars, key=bars.get) == "red"
     assert any("prediction #" in s and ": red" in s for s in statuses)
     assert all("CPU" in s or "CUDA" in s for s in statuses)
+
+
+def test_stop_ends_the_live_generator_with_stopped_as_its_last_update(dashboard, color_clips):
+    """The page's last status must be "Stopped.", whatever order Stop's reply and the last refresh arrive in."""
+    import demo_app
+
+    request = _request("stop-live")
+    gen = dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request)
+    for _frame, _top, _timeline, status, _alerts in gen:
+        if isinstance(status, str) and "prediction #" in status:
+            break
+    assert dashboard.stop_live(request) == "Stopped."
+    rest = list(gen)  # ends by itself within a refresh: no cancel needed
+    assert rest and rest[-1][3] == "Stopped." and all(out[3] != "Stopped." for out in rest[:-1])
+    assert dashboard.engine.stream_ids() == []
+
+
+def test_stop_during_a_slow_open_still_stops(dashboard, color_clips, monkeypatch):
+    import demo_app
+
+    request = _request("stop-open")
+    real_open = dashboard.open
+
+    def slow_open(*args, **kwargs):  # Stop is pressed while the source is still opening (a slow camera)
+        opened = real_open(*args, **kwargs)
+        dashboard.stop_live(request)
+        return opened
+
+    monkeypatch.setattr(dashboard, "open", slow_open)
+    out = list(dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None,
+                                  request))
+    assert [o[3] for o in out] == ["Stopped."]
+    assert dashboard.engine.stream_ids() == []
+
+
+def test_closing_the_tab_ends_its_generators(dashboard, color_clips):
+    import demo_app
+
+    request = _request("closed-tab")
+    live = dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request)
+    cams = dashboard.cameras_run(f"{color_clips['green'].parent.name}/green.avi", request)
+    next(live), next(cams)
+    dashboard.close_session(request)
+    list(live), list(cams)  # both end by themselves
+    assert dashboard.engine.stream_ids() == []
 
 
 def test_live_generator_refuses_bad_sources_on_the_page(dashboard):
@@ -284,7 +329,9 @@ def test_cameras_generator_tiles_refusals_and_cleanup(dashboard, color_clips):
         if "| cam2 |" in table and "green" in table.split("| cam2 |")[1]:
             break
     assert len(dashboard.engine.stream_ids()) == 1
-    gen.close()
+    assert dashboard.stop_cameras(_request("cams")) == "Cameras stopped."
+    rest = list(gen)  # the generator ends itself; its last update is the stopped status
+    assert rest[-1][0] == "Cameras stopped." and all(out[0] != "Cameras stopped." for out in rest[:-1])
     assert dashboard.engine.stream_ids() == []
 
 
