@@ -215,6 +215,7 @@ class Session:
         self.alerts_seen = 0  # bumps on every new alert so generators know when to re-render the log
         self.webcam: Webcam | None = None
         self.webcam_armed = False  # webcam frames count while the webcam is the chosen source and not stopped
+        self.frame_lock = threading.RLock()  # held while a webcam frame is handled: closing waits for it
         # Set by Stop. The generator notices it within one refresh and ends with its own "Stopped." update: a
         # cancel from the browser would race the generator's last refresh to the page (Gradio delivers the two
         # events independently), so the status could end on a stale live line.
@@ -349,8 +350,9 @@ class Dashboard:
         if not rule.enabled:
             return "Alerts off: pick one or more actions."
         where = f" and appended to `{self.alert_log.path}`" if self.alert_log.path else ""
+        snap = ", each with a snapshot of the frame" if rule.snapshot and self.alert_log.path else ""
         return (f"Alerting on {', '.join(sorted(rule.actions))} when held ≥ {rule.threshold:.2f} for "
-                f"{rule.min_duration_s:.1f} s; events are listed below{where}.")
+                f"{rule.min_duration_s:.1f} s; events are listed below{where}{snap}.")
 
     def check_alert(self, session: Session, camera: str, p: Prediction, frame: np.ndarray | None) -> None:
         with session.lock:
@@ -451,13 +453,22 @@ class Dashboard:
         session = self.session(request)
         session.live_stop.set()
         session.webcam_armed = False
-        self._close_webcam(session)
+        self._close_webcam(session)  # waits for a webcam frame being handled: none is answered after this
         return STOPPED
+
+    def stopped(self, request: gr.Request) -> str:
+        """Stop's follow-up, a round trip later: outlasts a webcam frame answered just before Stop."""
+        session = self.session(request)
+        return STOPPED if session.live_stop.is_set() and not session.webcam_armed else gr.skip()
 
     # ---- Live tab: the browser's webcam
     def webcam_frame(self, image_rgb: np.ndarray | None, request: gr.Request) -> tuple:
         """One webcam frame from the page (RGB, not mirrored) into this session's PushSource; returns the outputs."""
         session = self.session(request)
+        with session.frame_lock:
+            return self._webcam_frame(session, image_rgb)
+
+    def _webcam_frame(self, session: Session, image_rgb: np.ndarray | None) -> tuple:
         if image_rgb is None or not session.webcam_armed:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         with session.lock:
@@ -475,12 +486,11 @@ class Dashboard:
             cam.view.apply(event)
             if isinstance(event, Prediction):
                 self.check_alert(session, "webcam", event, frame_bgr)
-        if not session.webcam_armed:  # Stop was pressed meanwhile: its "Stopped." stays on the page
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return self._outputs(session, cam.view, frame_bgr, frame_bgr, cam.shown)
 
     def _close_webcam(self, session: Session) -> None:
-        cam, session.webcam = session.webcam, None
+        with session.frame_lock:  # a frame in flight could otherwise re-create the webcam stream after this
+            cam, session.webcam = session.webcam, None
         if cam is not None:
             cam.source.close()
             self.close(cam.stream_id, cam.subscription)
@@ -749,13 +759,16 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                                    time_limit=60, concurrency_limit=max_sessions, show_progress="hidden",
                                    api_visibility="private")
         # Stop cancels only the webcam's frame stream; the live and camera generators end themselves (see Session)
-        stop.click(dash.stop_live, None, status, cancels=[cam_stream], api_name="stop", show_progress="hidden")
+        stop.click(dash.stop_live, None, status, cancels=[cam_stream], api_name="stop", show_progress="hidden").then(
+            dash.stopped, None, status, api_visibility="private", show_progress="hidden")
         cam_start.click(dash.cameras_run, cam_urls, [cam_status, *tiles, alert_log], api_name="cameras",
                         concurrency_limit=max(1, max_sessions // 2), show_progress="hidden")
         cam_stop.click(dash.stop_cameras, None, cam_status, api_visibility="private", show_progress="hidden")
         rule_inputs = [actions, threshold, min_duration, snapshot]
         for comp in rule_inputs:
-            comp.change(dash.set_alert_rule, rule_inputs, alert_rule, api_visibility="private")
+            # one queue for the four inputs: changes apply in the order they were made, the last one wins
+            comp.change(dash.set_alert_rule, rule_inputs, alert_rule, api_visibility="private",
+                        concurrency_id="alert-rule", concurrency_limit=1)
         api_source = gr.Textbox(visible=False)
         api_seconds = gr.Number(visible=False)
         api_result = gr.JSON(visible=False)

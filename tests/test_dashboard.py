@@ -257,6 +257,31 @@ def test_stop_during_a_slow_open_still_stops(dashboard, color_clips, monkeypatch
     assert dashboard.engine.stream_ids() == []
 
 
+def test_webcam_frames_count_only_while_chosen_and_not_stopped(dashboard):
+    import gradio as gr
+    import demo_app
+
+    request = _request("webcam")
+    red = np.zeros((120, 160, 3), np.uint8)
+    red[..., 0] = 255  # RGB, as the page sends it
+    skipped = (gr.skip(),) * 5
+    assert dashboard.webcam_frame(red, request) == skipped  # the webcam is not the chosen source yet
+    dashboard.choose_kind(demo_app.KINDS[1], request)
+    [message] = [o[3] for o in dashboard.live_run(demo_app.KINDS[1], None, None, None, request)]
+    assert "record button" in message
+    outputs = dashboard.webcam_frame(red, request)
+    assert isinstance(outputs[0], np.ndarray) and "webcam" in outputs[3]
+    assert len(dashboard.engine.stream_ids()) == 1
+    assert dashboard.stopped(request) == gr.skip()  # not stopped: the follow-up leaves the page alone
+    assert dashboard.stop_live(request) == "Stopped."
+    assert dashboard.engine.stream_ids() == []
+    assert dashboard.webcam_frame(red, request) == skipped  # a frame after Stop changes nothing on the page
+    assert dashboard.engine.stream_ids() == []
+    assert dashboard.stopped(request) == "Stopped."  # Stop's follow-up, a round trip later
+    dashboard.choose_kind(demo_app.KINDS[0], request)
+    assert dashboard.webcam_frame(red, request) == skipped
+
+
 def test_closing_the_tab_ends_its_generators(dashboard, color_clips):
     import demo_app
 
@@ -297,7 +322,7 @@ def test_alert_rule_from_the_page_and_alerts_from_a_stream(dashboard, color_clip
 
     request = _request("alerts")
     msg = dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
-    assert "blue" in msg and str(tmp_path / "alerts.jsonl") in msg
+    assert "blue" in msg and str(tmp_path / "alerts.jsonl") in msg and "with a snapshot" in msg
     assert "refused" in dashboard.set_alert_rule(["blue"], 0.0, 1.0, False, request)
     dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
     key = f"{color_clips['red_then_blue'].parent.name}/red_then_blue.avi"

@@ -101,7 +101,7 @@ def test_labels_follow_the_clip_and_an_alert_fires(app, browser, clip_key):
         box.fill(value)
         box.press("Enter")
     page.locator("#alert-snapshot input").check()
-    rule = wait_for_markdown(page, "alert-rule", "Alerting on blue", "0.60", "1.0 s")
+    rule = wait_for_markdown(page, "alert-rule", "Alerting on blue", "0.60", "1.0 s", "snapshot")
     assert str(app.alerts_log) in rule
     page.get_by_role("tab", name="Live").click()
     pick_example(page, clip_key("red_then_blue"))
