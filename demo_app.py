@@ -128,8 +128,9 @@ class StreamView:
         peaks = np.stack([p for _, p in self.history]).max(axis=0)
         return [self.labels[i] for i in np.argsort(-peaks)[:TIMELINE_CLASSES]]
 
-    def timeline(self) -> pd.DataFrame:
-        """Probability per class against seconds before now; NaN (no line) for all but timeline_classes().
+    def timeline(self, drawn: list[str] | None = None) -> pd.DataFrame:
+        """Probability per class against seconds before now; NaN (no line) for all but `drawn` (by default
+        timeline_classes(); a caller that already has them passes them in).
 
         Every class has rows, in label order, from the first update on: Gradio's LinePlot fixes its colour
         scale's domain when it first draws and afterwards only swaps the data, so a class missing then would
@@ -140,8 +141,8 @@ class StreamView:
         else:
             times, probs = np.zeros(1), np.full((1, len(self.labels)), np.nan, np.float32)
         shown = np.full_like(probs, np.nan)
-        drawn = [self.labels.index(c) for c in self.timeline_classes()]
-        shown[:, drawn] = probs[:, drawn]
+        columns = [self.labels.index(c) for c in (self.timeline_classes() if drawn is None else drawn)]
+        shown[:, columns] = probs[:, columns]
         seconds = times - times[-1]
         return pd.DataFrame({
             "seconds": np.tile(seconds, len(self.labels)),
@@ -430,8 +431,8 @@ class Dashboard:
         if view.prediction is not shown.prediction:
             out_bars, shown.prediction = view.bars(), view.prediction
         if view.predictions and view.predictions != shown.predictions:  # the plot re-renders: only on news
-            out_timeline, shown.predictions = view.timeline(), view.predictions
             legend = view.timeline_classes()
+            out_timeline, shown.predictions = view.timeline(legend), view.predictions
             if legend != shown.legend:  # the legend names only the lines drawn (a change redraws the plot)
                 out_timeline, shown.legend = gr.LinePlot(value=out_timeline, colors_in_legend=legend), legend
         status = view.status_line()
