@@ -24,8 +24,9 @@ def _attrs(node: "onnx.NodeProto") -> dict:
 
 
 def _is_pointwise_conv(node: "onnx.NodeProto", weights: dict) -> bool:
-    """A 1x1, stride 1, ungrouped, unpadded convolution whose weights are constants."""
-    if node.op_type != "Conv" or len(node.input) < 2 or node.input[1] not in weights:
+    """A 1x1, stride 1, ungrouped, unpadded convolution whose weights (and bias) are constants: the Conv moves
+    up to its pool's place in the node list, where only constants are sure to exist already."""
+    if node.op_type != "Conv" or len(node.input) < 2 or not all(name in weights for name in node.input[1:] if name):
         return False
     a = _attrs(node)
     w = weights[node.input[1]]
