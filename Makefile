@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test venv dev demo-model bench bench-quick system-deps clean
+.PHONY: run test lint venv dev demo-model bench bench-quick system-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,13 @@ dev: $(DEV_STAMP)
 run: $(RUN_STAMP)
 	$(BIN)/python demo_app.py $(ARGS)
 
-test: $(DEV_STAMP)
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff: lint and format check over every tracked Python file (config in pyproject.toml).
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo-model: $(DEV_STAMP)
 	$(BIN)/python -m training demo-model --out models/demo

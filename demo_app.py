@@ -8,6 +8,7 @@ Engine, which batches the extractor over every stream. A session's generator tur
 the page's outputs about five times a second; its `finally` removes the stream when the user presses Stop
 or closes the tab. Nothing here knows about models: labels, window and provenance come from the bundle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import gradio as gr
@@ -28,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from streaming.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
-from streaming.engine import Engine, EngineConfig
 from streaming.demo import default_bundle_path, demo_clip_path
+from streaming.engine import Engine, EngineConfig
 from streaming.errors import ActionstreamError, SourceError
 from streaming.events import Metrics, Prediction, SourceState, Status
 from streaming.sources import NetworkSource, PushSource, Source, open_source
@@ -72,8 +73,11 @@ class StreamView:
             self.predictions += 1
             self.warmup = None
             self.history.append((event.t, _probs(event, self.labels)))
-            while self.history and self.history[0][0] < event.t - TIMELINE_S or (
-                    self.history and self.history[0][0] > event.t):  # a stream whose clock went back
+            while (
+                self.history
+                and self.history[0][0] < event.t - TIMELINE_S
+                or (self.history and self.history[0][0] > event.t)
+            ):  # a stream whose clock went back
                 self.history.popleft()
         elif isinstance(event, Status) and event.warmup is not None:
             # warm-up progress, or a window restarted after a gap: not a change of the source's state
@@ -106,15 +110,24 @@ class StreamView:
         m = self.metrics
         parts.append(_short_provider(m.provider if m and m.provider else self.provider))
         if m:
-            latency = (f"latency {m.latency_p50_ms:.0f} ms (p95 {m.latency_p95_ms:.0f})"
-                       if np.isfinite(m.latency_p50_ms) else "latency –")
-            parts += [f"capture {m.capture_fps:.1f} fps", f"features {m.feature_fps:.1f}/s",
-                      f"dropped {m.dropped_frames}", latency, f"engine load {m.load:.0%}"
-                      + (" (at capacity)" if m.at_capacity else "")]
+            latency = (
+                f"latency {m.latency_p50_ms:.0f} ms (p95 {m.latency_p95_ms:.0f})"
+                if np.isfinite(m.latency_p50_ms)
+                else "latency –"
+            )
+            parts += [
+                f"capture {m.capture_fps:.1f} fps",
+                f"features {m.feature_fps:.1f}/s",
+                f"dropped {m.dropped_frames}",
+                latency,
+                f"engine load {m.load:.0%}" + (" (at capacity)" if m.at_capacity else ""),
+            ]
         p = self.prediction
         if p:
-            parts.append(f"prediction #{self.predictions} at t={p.t:.1f} s: {p.label} {p.score:.2f}"
-                         + (" (partial window)" if p.partial else ""))
+            parts.append(
+                f"prediction #{self.predictions} at t={p.t:.1f} s: {p.label} {p.score:.2f}"
+                + (" (partial window)" if p.partial else "")
+            )
         return " · ".join(parts)
 
     def bars(self) -> dict[str, float]:
@@ -144,11 +157,13 @@ class StreamView:
         columns = [self.labels.index(c) for c in (self.timeline_classes() if drawn is None else drawn)]
         shown[:, columns] = probs[:, columns]
         seconds = times - times[-1]
-        return pd.DataFrame({
-            "seconds": np.tile(seconds, len(self.labels)),
-            "probability": shown.T.reshape(-1),
-            "action": np.repeat(self.labels, len(seconds)),
-        })
+        return pd.DataFrame(
+            {
+                "seconds": np.tile(seconds, len(self.labels)),
+                "probability": shown.T.reshape(-1),
+                "action": np.repeat(self.labels, len(seconds)),
+            }
+        )
 
 
 def _probs(p: Prediction, labels: list[str]) -> np.ndarray:
@@ -172,8 +187,9 @@ def annotate(frame_bgr: np.ndarray, prediction: Prediction | None, problem: str 
     h, w = frame_bgr.shape[:2]
     width = min(max(w, MIN_FRAME_WIDTH), MAX_FRAME_WIDTH)
     if width != w:
-        frame_bgr = cv2.resize(frame_bgr, (width, round(h * width / w)),
-                               interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR)
+        frame_bgr = cv2.resize(
+            frame_bgr, (width, round(h * width / w)), interpolation=cv2.INTER_AREA if width < w else cv2.INTER_LINEAR
+        )
     else:
         frame_bgr = frame_bgr.copy()  # the engine's frame is shared: draw on a copy
     h, w = frame_bgr.shape[:2]
@@ -189,14 +205,23 @@ def annotate(frame_bgr: np.ndarray, prediction: Prediction | None, problem: str 
     return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
 
 
-def _text_band(img: np.ndarray, top: int, height: int, lines: list[str], font_scale: float,
-               colour: tuple[int, int, int]) -> None:
-    img[top:top + height] = (img[top:top + height] * 0.3).astype(np.uint8)
+def _text_band(
+    img: np.ndarray, top: int, height: int, lines: list[str], font_scale: float, colour: tuple[int, int, int]
+) -> None:
+    img[top : top + height] = (img[top : top + height] * 0.3).astype(np.uint8)
     step = height / len(lines)
     for k, line in enumerate(lines):
         y = int(top + step * (k + 0.5) + 8 * font_scale)
-        cv2.putText(img, line, (int(10 * font_scale), y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, colour,
-                    max(1, round(2.5 * font_scale)), cv2.LINE_AA)
+        cv2.putText(
+            img,
+            line,
+            (int(10 * font_scale), y),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            colour,
+            max(1, round(2.5 * font_scale)),
+            cv2.LINE_AA,
+        )
 
 
 def placeholder() -> np.ndarray:
@@ -263,8 +288,9 @@ class Webcam:
 class Dashboard:
     """Process-wide state: the shared engine, the clip list, the alert log, and the open browser sessions."""
 
-    def __init__(self, engine: Engine, clips: dict[str, Path], clip_folders: ClipFolders, alert_log: AlertLog,
-                 bundle_root: Path):
+    def __init__(
+        self, engine: Engine, clips: dict[str, Path], clip_folders: ClipFolders, alert_log: AlertLog, bundle_root: Path
+    ):
         self.engine = engine
         self.clips = clips
         self.clip_folders = clip_folders
@@ -339,8 +365,9 @@ class Dashboard:
             pass  # already gone (the engine was stopped)
 
     # ---- alerts
-    def set_alert_rule(self, actions: list[str], threshold: float, min_duration_s: float, snapshot: bool,
-                       request: gr.Request) -> str:
+    def set_alert_rule(
+        self, actions: list[str], threshold: float, min_duration_s: float, snapshot: bool, request: gr.Request
+    ) -> str:
         session = self.session(request)
         try:
             rule = AlertRule(frozenset(actions or []), float(threshold), float(min_duration_s or 0.0), bool(snapshot))
@@ -352,8 +379,10 @@ class Dashboard:
             return "Alerts off: pick one or more actions."
         where = f" and appended to `{self.alert_log.path}`" if self.alert_log.path else ""
         snap = ", each with a snapshot of the frame" if rule.snapshot and self.alert_log.path else ""
-        return (f"Alerting on {', '.join(sorted(rule.actions))} when held ≥ {rule.threshold:.2f} for "
-                f"{rule.min_duration_s:.1f} s; events are listed below{where}{snap}.")
+        return (
+            f"Alerting on {', '.join(sorted(rule.actions))} when held ≥ {rule.threshold:.2f} for "
+            f"{rule.min_duration_s:.1f} s; events are listed below{where}{snap}."
+        )
 
     def check_alert(self, session: Session, camera: str, p: Prediction, frame: np.ndarray | None) -> None:
         with session.lock:
@@ -372,15 +401,21 @@ class Dashboard:
             return "\n".join(e.line() for e in session.alerts) or "No alerts yet."
 
     # ---- Live tab: server-side sources
-    def live_run(self, kind: str, example: str | None, url: str | None, upload: str | None,
-                 request: gr.Request) -> Iterator[tuple]:
+    def live_run(
+        self, kind: str, example: str | None, url: str | None, upload: str | None, request: gr.Request
+    ) -> Iterator[tuple]:
         """Stream one source to the Live tab: (frame, top-k, timeline, status, alert log) about 5 times a second."""
         session = self.session(request)
         self._close_webcam(session)
         session.webcam_armed = kind == KINDS[1]  # webcam frames count only while the webcam is the chosen source
         if kind == KINDS[1]:
-            yield gr.skip(), gr.skip(), gr.skip(), ("Webcam: allow camera access in the browser, then press the "
-                                                    "record button under the webcam picture."), gr.skip()
+            yield (
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+                ("Webcam: allow camera access in the browser, then press the record button under the webcam picture."),
+                gr.skip(),
+            )
             return
         session.live_stop.set()  # a second Start replaces the stream this tab was showing
         stop = session.live_stop = threading.Event()  # before opening: a Stop during a slow open still counts
@@ -390,8 +425,9 @@ class Dashboard:
         except ActionstreamError as exc:
             yield gr.skip(), gr.skip(), gr.skip(), f"**Refused:** {exc}", gr.skip()
             return
-        view = StreamView(name=name if "://" not in spec else redact_url(spec), labels=self.labels,
-                          provider=self.engine.provider)
+        view = StreamView(
+            name=name if "://" not in spec else redact_url(spec), labels=self.labels, provider=self.engine.provider
+        )
         try:
             yield from self._follow(session, stream_id, sub, view, stop)
         finally:
@@ -399,8 +435,9 @@ class Dashboard:
         if stop.is_set():  # the last word on the page, after every refresh of this stream
             yield gr.skip(), gr.skip(), gr.skip(), STOPPED, gr.skip()
 
-    def _follow(self, session: Session, stream_id: str, sub, view: StreamView,
-                stop: threading.Event) -> Iterator[tuple]:
+    def _follow(
+        self, session: Session, stream_id: str, sub, view: StreamView, stop: threading.Event
+    ) -> Iterator[tuple]:
         shown = Shown()
         while not stop.is_set():
             deadline = time.monotonic() + UPDATE_PERIOD_S
@@ -419,13 +456,15 @@ class Dashboard:
             if view.finished:
                 return
 
-    def _outputs(self, session: Session, view: StreamView, frame_key: object, frame_bgr: np.ndarray | None,
-                 shown: Shown) -> tuple:
+    def _outputs(
+        self, session: Session, view: StreamView, frame_key: object, frame_bgr: np.ndarray | None, shown: Shown
+    ) -> tuple:
         """(frame, top-k, timeline, status, alert log) for the Live tab, gr.skip() where the page is current."""
         out_frame = out_bars = out_timeline = out_status = out_alerts = gr.skip()
         problem = view.problem()
-        if frame_bgr is not None and (frame_key is not shown.frame or view.prediction is not shown.prediction
-                                      or problem != shown.problem):
+        if frame_bgr is not None and (
+            frame_key is not shown.frame or view.prediction is not shown.prediction or problem != shown.problem
+        ):
             out_frame = annotate(frame_bgr, view.prediction, problem)
             shown.frame, shown.problem = frame_key, problem
         if view.prediction is not shown.prediction:
@@ -479,8 +518,9 @@ class Dashboard:
                 source = PushSource(name=stream_id)
                 sub = self.engine.subscribe(stream_id)
                 self.engine.add_source(source)
-                cam = session.webcam = Webcam(source, stream_id, sub, StreamView(
-                    name="webcam", labels=self.labels, provider=self.engine.provider))
+                cam = session.webcam = Webcam(
+                    source, stream_id, sub, StreamView(name="webcam", labels=self.labels, provider=self.engine.provider)
+                )
         frame_bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
         cam.source.push(frame_bgr)
         while (event := cam.subscription.get(timeout=0)) is not None:
@@ -521,13 +561,17 @@ class Dashboard:
                     continue
                 view = StreamView(name=f"cam{i + 1}", labels=self.labels, provider=self.engine.provider)
                 cams.append(Camera(i, stream_id, sub, view, _display_name(spec)))
-            head = (f"{len(cams)} camera(s) on one shared engine ({_short_provider(self.engine.provider)})."
-                    if cams else "No camera running.")
+            head = (
+                f"{len(cams)} camera(s) on one shared engine ({_short_provider(self.engine.provider)})."
+                if cams
+                else "No camera running."
+            )
             status = " ".join([head] + [f"**{n}.**" for n in notes])
             tiles = [gr.update(visible=False, value=None) for _ in range(MAX_CAMERAS)]
             for cam in cams:
-                tiles[cam.index] = gr.update(visible=True, value=annotate(placeholder(), None, "connecting",
-                                                                          title=cam.view.name))
+                tiles[cam.index] = gr.update(
+                    visible=True, value=annotate(placeholder(), None, "connecting", title=cam.view.name)
+                )
             table = self.cameras_table(status, cams) if cams else status
             yield [table, *tiles, gr.skip()]
             shown_alerts = session.alerts_seen
@@ -554,8 +598,11 @@ class Dashboard:
                     break
                 yield [out_table, *tiles, out_alerts]
                 if all(cam.view.state == SourceState.ENDED for cam in cams):
-                    yield [self.cameras_table(status + " All streams ended.", cams), *([gr.skip()] * MAX_CAMERAS),
-                           gr.skip()]
+                    yield [
+                        self.cameras_table(status + " All streams ended.", cams),
+                        *([gr.skip()] * MAX_CAMERAS),
+                        gr.skip(),
+                    ]
                     return
         finally:
             for cam in cams:
@@ -624,15 +671,26 @@ class Dashboard:
                     predictions.append(d)
         finally:
             self.close(stream_id, sub)
-        return {"source": source, "stream": stream_id, "state": view.state.value,
-                "reason": view.status.reason if view.status else "", "provider": self.engine.provider,
-                "predictions": predictions}
+        return {
+            "source": source,
+            "stream": stream_id,
+            "state": view.state.value,
+            "reason": view.status.reason if view.status else "",
+            "provider": self.engine.provider,
+            "predictions": predictions,
+        }
 
     def model_info(self) -> dict:
         m = self.engine.manifest
-        return {"bundle": str(self.bundle_root), "description": m.description, "labels": list(m.labels),
-                "window": m.window, "sampling": {"mode": m.sampling.mode, "fps": m.sampling.fps},
-                "provenance": dict(m.provenance), "provider": self.engine.provider}
+        return {
+            "bundle": str(self.bundle_root),
+            "description": m.description,
+            "labels": list(m.labels),
+            "window": m.sampling.window,
+            "sampling": {"mode": m.sampling.mode, "fps": m.sampling.feature_rate},
+            "provenance": dict(m.provenance),
+            "provider": self.engine.provider,
+        }
 
 
 def _image(frame) -> np.ndarray | None:
@@ -652,28 +710,32 @@ def model_summary(dash: Dashboard) -> str:
     """One line under the title, so nobody mistakes a demo model for a UCF101 one."""
     m = dash.engine.manifest
     what = m.description or str(m.provenance.get("dataset", "")) or dash.bundle_root.name
-    span = m.window / m.sampling.fps
-    return (f"**Model:** {what} · {len(m.labels)} actions · window {m.window} features at "
-            f"{m.sampling.fps:g}/s ({span:.1f} s) · {_short_provider(dash.engine.provider)}")
+    span = m.sampling.window_seconds
+    return (
+        f"**Model:** {what} · {len(m.labels)} actions · window {m.sampling.window} features at "
+        f"{m.sampling.feature_rate:g}/s ({span:.1f} s) · {_short_provider(dash.engine.provider)}"
+    )
 
 
 def model_markdown(dash: Dashboard) -> str:
     m = dash.engine.manifest
-    rows = [f"### {m.description or dash.bundle_root.name}", "",
-            f"- **Bundle:** `{dash.bundle_root}`",
-            f"- **Actions ({len(m.labels)}):** {', '.join(m.labels)}",
-            f"- **Window:** {m.window} features at {m.sampling.fps:g} per second ({m.window / m.sampling.fps:.1f} s of "
-            f"video), sampling `{m.sampling.mode}`",
-            f"- **Extractor input:** {m.frame.height}×{m.frame.width} {m.frame.color}, {m.feature_size}-d features",
-            f"- **Execution provider:** {dash.engine.provider}"]
+    rows = [
+        f"### {m.description or dash.bundle_root.name}",
+        "",
+        f"- **Bundle:** `{dash.bundle_root}`",
+        f"- **Actions ({len(m.labels)}):** {', '.join(m.labels)}",
+        f"- **Window:** {m.sampling.window} features at {m.sampling.feature_rate:g} per second "
+        f"({m.sampling.window_seconds:.1f} s of video), sampling `{m.sampling.mode}`",
+        f"- **Extractor input:** {m.frame.height}×{m.frame.width} {m.frame.color}, {m.feature_size}-d features",
+        f"- **Execution provider:** {dash.engine.provider}",
+    ]
     facts = [(k, v) for k, v in m.provenance.items() if not isinstance(v, (dict, list))]
     if facts:  # the one-line facts; nested details (configs, versions, parity) are in the accordion below
         rows += ["", "**Where it came from:**", ""] + [f"- {k}: {v}" for k, v in facts]
     return "\n".join(rows)
 
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 def class_colors(labels: list[str]) -> dict[str, str]:
@@ -698,32 +760,70 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=1, min_width=280):
                         kind = gr.Radio(list(KINDS), value=KINDS[0], label="Source", elem_id="source-kind")
-                        example = gr.Dropdown(clip_names, value=clip_names[0] if clip_names else None,
-                                              label="Example clip", elem_id="example")
-                        url = gr.Textbox(label="Camera URL or clip path", visible=False, elem_id="source-url",
-                                         placeholder="rtsp://camera.local:8554/stream")
-                        upload = gr.File(label="Video file", file_count="single", type="filepath",
-                                         file_types=list(VIDEO_SUFFIXES), visible=False, elem_id="upload")
-                        webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Your webcam",
-                                          webcam_options=gr.WebcamOptions(mirror=False), visible=False,
-                                          elem_id="webcam")
+                        example = gr.Dropdown(
+                            clip_names,
+                            value=clip_names[0] if clip_names else None,
+                            label="Example clip",
+                            elem_id="example",
+                        )
+                        url = gr.Textbox(
+                            label="Camera URL or clip path",
+                            visible=False,
+                            elem_id="source-url",
+                            placeholder="rtsp://camera.local:8554/stream",
+                        )
+                        upload = gr.File(
+                            label="Video file",
+                            file_count="single",
+                            type="filepath",
+                            file_types=list(VIDEO_SUFFIXES),
+                            visible=False,
+                            elem_id="upload",
+                        )
+                        webcam = gr.Image(
+                            sources=["webcam"],
+                            streaming=True,
+                            type="numpy",
+                            label="Your webcam",
+                            webcam_options=gr.WebcamOptions(mirror=False),
+                            visible=False,
+                            elem_id="webcam",
+                        )
                         with gr.Row():
                             start = gr.Button("Start", variant="primary", elem_id="start")
                             stop = gr.Button("Stop", elem_id="stop")
                     with gr.Column(scale=2):
-                        frame = gr.Image(label="Live", show_label=False, format="jpeg", interactive=False,
-                                         height=400, elem_id="live-frame")
+                        frame = gr.Image(
+                            label="Live",
+                            show_label=False,
+                            format="jpeg",
+                            interactive=False,
+                            height=400,
+                            elem_id="live-frame",
+                        )
                         status = gr.Markdown("Pick a source and press Start.", elem_id="live-status")
                 with gr.Row():
                     bars = gr.Label(num_top_classes=dash.topk, label="Top actions", elem_id="live-topk")
-                    timeline = gr.LinePlot(x="seconds", y="probability", color="action", y_lim=[0, 1],
-                                           x_lim=[-TIMELINE_S, 0], color_map=class_colors(dash.labels),
-                                           x_title="seconds before now (last minute)", height=300,
-                                           label="Last minute", show_label=False, elem_id="live-timeline")
+                    timeline = gr.LinePlot(
+                        x="seconds",
+                        y="probability",
+                        color="action",
+                        y_lim=[0, 1],
+                        x_lim=[-TIMELINE_S, 0],
+                        color_map=class_colors(dash.labels),
+                        x_title="seconds before now (last minute)",
+                        height=300,
+                        label="Last minute",
+                        show_label=False,
+                        elem_id="live-timeline",
+                    )
             with gr.Tab("Cameras", id="cameras"):
-                cam_urls = gr.Textbox(lines=4, label=f"Camera URLs, one per line (up to {MAX_CAMERAS})",
-                                      placeholder="rtsp://cam1.local:8554/stream\nrtsp://cam2.local:8554/stream",
-                                      elem_id="cam-urls")
+                cam_urls = gr.Textbox(
+                    lines=4,
+                    label=f"Camera URLs, one per line (up to {MAX_CAMERAS})",
+                    placeholder="rtsp://cam1.local:8554/stream\nrtsp://cam2.local:8554/stream",
+                    elem_id="cam-urls",
+                )
                 with gr.Row():
                     cam_start = gr.Button("Start cameras", variant="primary", elem_id="cam-start")
                     cam_stop = gr.Button("Stop cameras", elem_id="cam-stop")
@@ -732,49 +832,99 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                 for row in range(0, MAX_CAMERAS, 4):
                     with gr.Row():
                         for i in range(row, row + 4):
-                            tiles.append(gr.Image(label=f"cam{i + 1}", show_label=False, format="jpeg",
-                                                  interactive=False, visible=False, height=240,
-                                                  elem_id=f"cam-tile-{i}"))
+                            tiles.append(
+                                gr.Image(
+                                    label=f"cam{i + 1}",
+                                    show_label=False,
+                                    format="jpeg",
+                                    interactive=False,
+                                    visible=False,
+                                    height=240,
+                                    elem_id=f"cam-tile-{i}",
+                                )
+                            )
             with gr.Tab("Alerts", id="alerts"):
                 with gr.Row():
                     actions = gr.CheckboxGroup(dash.labels, label="Alert on these actions", elem_id="alert-actions")
                     with gr.Column():
-                        threshold = gr.Slider(0.05, 1.0, value=0.8, step=0.05, label="Threshold (smoothed score)",
-                                              elem_id="alert-threshold")
-                        min_duration = gr.Slider(0.0, 30.0, value=2.0, step=0.5, label="Minimum duration (s)",
-                                                 elem_id="alert-duration")
-                        snapshot = gr.Checkbox(label="Save a snapshot of the frame", value=False,
-                                               elem_id="alert-snapshot")
+                        threshold = gr.Slider(
+                            0.05,
+                            1.0,
+                            value=0.8,
+                            step=0.05,
+                            label="Threshold (smoothed score)",
+                            elem_id="alert-threshold",
+                        )
+                        min_duration = gr.Slider(
+                            0.0, 30.0, value=2.0, step=0.5, label="Minimum duration (s)", elem_id="alert-duration"
+                        )
+                        snapshot = gr.Checkbox(
+                            label="Save a snapshot of the frame", value=False, elem_id="alert-snapshot"
+                        )
                 alert_rule = gr.Markdown("Alerts off: pick one or more actions.", elem_id="alert-rule")
             with gr.Tab("Model", id="model"):
                 gr.Markdown(model_markdown(dash), elem_id="model-info")
                 with gr.Accordion("Full provenance and parity (manifest.json)", open=False):
                     gr.JSON({"provenance": dash.engine.manifest.provenance, "parity": dash.engine.manifest.parity})
-        alert_log = gr.Textbox(label="Alert events (this page)", value="No alerts yet.", lines=4, max_lines=12,
-                               interactive=False, elem_id="alert-log")
+        alert_log = gr.Textbox(
+            label="Alert events (this page)",
+            value="No alerts yet.",
+            lines=4,
+            max_lines=12,
+            interactive=False,
+            elem_id="alert-log",
+        )
         kind.change(dash.choose_kind, kind, [example, webcam, url, upload], queue=False, api_visibility="private")
         live_outputs = [frame, bars, timeline, status, alert_log]
-        start.click(dash.live_run, [kind, example, url, upload], live_outputs, api_name="start",
-                    concurrency_limit=max_sessions, concurrency_id="live", show_progress="hidden")
-        cam_stream = webcam.stream(dash.webcam_frame, [webcam], live_outputs, stream_every=UPDATE_PERIOD_S,
-                                   time_limit=60, concurrency_limit=max_sessions, show_progress="hidden",
-                                   api_visibility="private")
+        start.click(
+            dash.live_run,
+            [kind, example, url, upload],
+            live_outputs,
+            api_name="start",
+            concurrency_limit=max_sessions,
+            concurrency_id="live",
+            show_progress="hidden",
+        )
+        cam_stream = webcam.stream(
+            dash.webcam_frame,
+            [webcam],
+            live_outputs,
+            stream_every=UPDATE_PERIOD_S,
+            time_limit=60,
+            concurrency_limit=max_sessions,
+            show_progress="hidden",
+            api_visibility="private",
+        )
         # Stop cancels only the webcam's frame stream; the live and camera generators end themselves (see Session)
         stop.click(dash.stop_live, None, status, cancels=[cam_stream], api_name="stop", show_progress="hidden").then(
-            dash.stopped, None, status, api_visibility="private", show_progress="hidden")
-        cam_start.click(dash.cameras_run, cam_urls, [cam_status, *tiles, alert_log], api_name="cameras",
-                        concurrency_limit=max(1, max_sessions // 2), show_progress="hidden")
+            dash.stopped, None, status, api_visibility="private", show_progress="hidden"
+        )
+        cam_start.click(
+            dash.cameras_run,
+            cam_urls,
+            [cam_status, *tiles, alert_log],
+            api_name="cameras",
+            concurrency_limit=max(1, max_sessions // 2),
+            show_progress="hidden",
+        )
         cam_stop.click(dash.stop_cameras, None, cam_status, api_visibility="private", show_progress="hidden")
         rule_inputs = [actions, threshold, min_duration, snapshot]
         for comp in rule_inputs:
             # one queue for the four inputs: changes apply in the order they were made, the last one wins
-            comp.change(dash.set_alert_rule, rule_inputs, alert_rule, api_visibility="private",
-                        concurrency_id="alert-rule", concurrency_limit=1)
+            comp.change(
+                dash.set_alert_rule,
+                rule_inputs,
+                alert_rule,
+                api_visibility="private",
+                concurrency_id="alert-rule",
+                concurrency_limit=1,
+            )
         api_source = gr.Textbox(visible=False)
         api_seconds = gr.Number(visible=False)
         api_result = gr.JSON(visible=False)
-        gr.Button(visible=False).click(dash.classify, [api_source, api_seconds], api_result, api_name="classify",
-                                       concurrency_limit=4)
+        gr.Button(visible=False).click(
+            dash.classify, [api_source, api_seconds], api_result, api_name="classify", concurrency_limit=4
+        )
         gr.Button(visible=False).click(dash.model_info, None, api_result, api_name="model")
         demo.unload(dash.close_session)
     return demo
@@ -783,17 +933,30 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
 # ------------------------------------------------------------------------------------------------------ the CLI
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="demo_app.py", description="actionstream dashboard (Gradio)")
-    ap.add_argument("--bundle", type=Path, default=default_bundle_path(),
-                    help="model bundle folder (default: models/demo)")
-    ap.add_argument("--clips", type=Path, action="append", default=[], metavar="DIR",
-                    help="folder of video clips offered as examples and allowed as typed paths (repeatable)")
+    ap.add_argument(
+        "--bundle", type=Path, default=default_bundle_path(), help="model bundle folder (default: models/demo)"
+    )
+    ap.add_argument(
+        "--clips",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of video clips offered as examples and allowed as typed paths (repeatable)",
+    )
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
-    ap.add_argument("--auth", default=None, metavar="USER:PASS",
-                    help="require a login (or set ACTIONSTREAM_AUTH=user:pass)")
-    ap.add_argument("--alerts-log", type=Path, default=Path("alerts.jsonl"), metavar="FILE",
-                    help="JSON-lines file alerts are appended to (default ./alerts.jsonl)")
+    ap.add_argument(
+        "--auth", default=None, metavar="USER:PASS", help="require a login (or set ACTIONSTREAM_AUTH=user:pass)"
+    )
+    ap.add_argument(
+        "--alerts-log",
+        type=Path,
+        default=Path("alerts.jsonl"),
+        metavar="FILE",
+        help="JSON-lines file alerts are appended to (default ./alerts.jsonl)",
+    )
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--int8", action="store_true", help="use the bundle's int8 extractor")
     ap.add_argument("--max-sessions", type=int, default=8, help="live streams served at once (others queue)")
@@ -816,8 +979,11 @@ def find_clips(clip_folders: ClipFolders, demo_clip: Path | None) -> dict[str, P
         clips[DEMO_CLIP_KEY] = demo_clip
     found = clip_folders.clips(limit=MAX_EXAMPLE_CLIPS)
     if len(found) >= MAX_EXAMPLE_CLIPS:
-        print(f"warning: only the first {MAX_EXAMPLE_CLIPS} clips under --clips are listed as examples (the others "
-              "can still be typed as paths)", file=sys.stderr)
+        print(
+            f"warning: only the first {MAX_EXAMPLE_CLIPS} clips under --clips are listed as examples (the others "
+            "can still be typed as paths)",
+            file=sys.stderr,
+        )
     for path in found:
         root = next(r for r in clip_folders.roots if path.is_relative_to(r))
         clips[f"{root.name}/{path.relative_to(root)}"] = path
@@ -847,11 +1013,22 @@ def main(argv: list[str] | None = None) -> int:
         demo = build_ui(dash, max_sessions=args.max_sessions)
         demo.queue(default_concurrency_limit=4, max_size=8 * args.max_sessions)
         engine.start()
-        print(f"actionstream dashboard: {len(clips)} example clip(s), model {args.bundle}, "
-              f"provider {engine.provider}", flush=True)
+        print(
+            f"actionstream dashboard: {len(clips)} example clip(s), model {args.bundle}, provider {engine.provider}",
+            flush=True,
+        )
         try:
-            demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth, ssr_mode=False,
-                        show_error=True, max_file_size="500mb", css=CSS, footer_links=["api"])
+            demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                share=args.share,
+                auth=auth,
+                ssr_mode=False,
+                show_error=True,
+                max_file_size="500mb",
+                css=CSS,
+                footer_links=["api"],
+            )
         except OSError as exc:  # port taken, address not available
             raise ActionstreamError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     except ActionstreamError as exc:

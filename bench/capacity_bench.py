@@ -10,6 +10,7 @@ passing N reports resident memory at its start and end.
 
     trials = find_capacity(bundle, clips, device="cpu", counts=(1, 2, 4, 8), seconds=30)
 """
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.machine import rss_mb
-from export.bundle import Bundle
+from streaming.bundle import Bundle
 from streaming.engine import Engine, EngineConfig
 from streaming.events import Metrics, Prediction
 from streaming.sources import FileSource
@@ -77,9 +78,13 @@ class Trial:
 
     @property
     def passed(self) -> bool:
-        return (self.dropped_frames == 0 and not self.errors and self.predictions > 0
-                and self.latency_p95_ms <= P95_LIMIT_MS
-                and self.feature_fps >= MIN_FEATURE_SHARE * self.feature_rate_target)
+        return (
+            self.dropped_frames == 0
+            and not self.errors
+            and self.predictions > 0
+            and self.latency_p95_ms <= P95_LIMIT_MS
+            and self.feature_fps >= MIN_FEATURE_SHARE * self.feature_rate_target
+        )
 
     @property
     def verdict(self) -> str:
@@ -112,11 +117,19 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, device: str, threads: int = 0,
-              rss_every_s: float = 0.0, progress: bool = True) -> Trial:
+def run_trial(
+    bundle: Bundle,
+    clips: list[Path],
+    streams: int,
+    seconds: float,
+    device: str,
+    threads: int = 0,
+    rss_every_s: float = 0.0,
+    progress: bool = True,
+) -> Trial:
     """N real-time looping streams through one engine for `seconds` after the warm-up."""
-    fps = float(bundle.manifest.sampling.fps)
-    warmup_s = bundle.manifest.window / fps + EXTRA_WARMUP_S
+    fps = float(bundle.manifest.sampling.feature_rate)
+    warmup_s = bundle.manifest.sampling.window / fps + EXTRA_WARMUP_S
     config = EngineConfig(device=device, int8=True, int8_head=True, hop_s=1.0, threads=threads)
     engine = Engine(bundle, config)
     sub = engine.subscribe(maxsize=max(1024, 64 * streams))
@@ -144,15 +157,25 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
         while True:
             now = time.monotonic()
             if marks is None and now >= measure_from:
-                marks = (now, _cpu_seconds(), sum(s.dropped for s in sources), sum(s.captured for s in sources),
-                         engine.extracted_frames, engine.extractor_calls, rss_mb())
+                marks = (
+                    now,
+                    _cpu_seconds(),
+                    sum(s.dropped for s in sources),
+                    sum(s.captured for s in sources),
+                    engine.extracted_frames,
+                    engine.extractor_calls,
+                    rss_mb(),
+                )
                 seen_calls = (engine.extractor_calls, engine.head_calls)
             if marks is not None and rss_every_s and now >= next_rss:
                 rss_samples.append(rss_mb())
                 next_rss = now + rss_every_s
                 if progress:
-                    print(f"[bench]   {streams} streams, {now - measure_from:.0f}/{seconds:.0f} s, "
-                          f"RSS {rss_samples[-1]:.0f} MB", flush=True)
+                    print(
+                        f"[bench]   {streams} streams, {now - measure_from:.0f}/{seconds:.0f} s, "
+                        f"RSS {rss_samples[-1]:.0f} MB",
+                        flush=True,
+                    )
             if now >= end:
                 break
             event = sub.get(timeout=min(0.5, end - now))
@@ -178,29 +201,47 @@ def run_trial(bundle: Bundle, clips: list[Path], streams: int, seconds: float, d
             errors.append(engine.error)
         t0, cpu0, dropped0, captured0, frames0, calls0, rss0 = marks
         lat = np.asarray(latencies, np.float64)
-        p50, p95 = (np.percentile(lat, [50, 95]) if len(lat) else (math.nan, math.nan))
+        p50, p95 = np.percentile(lat, [50, 95]) if len(lat) else (math.nan, math.nan)
         try:
             cores = len(os.sched_getaffinity(0))
         except AttributeError:
             cores = os.cpu_count() or 1
         return Trial(
-            streams=streams, seconds=t_end - t0, predictions=len(lat), latency_p50_ms=float(p50),
-            latency_p95_ms=float(p95), latency_max_ms=float(lat.max()) if len(lat) else math.nan,
+            streams=streams,
+            seconds=t_end - t0,
+            predictions=len(lat),
+            latency_p50_ms=float(p50),
+            latency_p95_ms=float(p95),
+            latency_max_ms=float(lat.max()) if len(lat) else math.nan,
             dropped_frames=sum(s.dropped for s in sources) - dropped0,
             captured_frames=sum(s.captured for s in sources) - captured0,
-            features=engine.extracted_frames - frames0, feature_rate_target=fps * streams,
+            features=engine.extracted_frames - frames0,
+            feature_rate_target=fps * streams,
             extractor_calls=engine.extractor_calls - calls0,
-            extractor_ms_per_call=(1000.0 * busy["extractor_s"] / busy["extractor_calls"]
-                                   if busy["extractor_calls"] else math.nan),
+            extractor_ms_per_call=(
+                1000.0 * busy["extractor_s"] / busy["extractor_calls"] if busy["extractor_calls"] else math.nan
+            ),
             head_ms_per_call=1000.0 * busy["head_s"] / busy["head_calls"] if busy["head_calls"] else math.nan,
-            cpu_share=(cpu_end - cpu0) / ((t_end - t0) * cores), rss_start_mb=rss0, rss_end_mb=rss_mb(),
-            rss_samples_mb=tuple(rss_samples), errors=tuple(dict.fromkeys(errors)))
+            cpu_share=(cpu_end - cpu0) / ((t_end - t0) * cores),
+            rss_start_mb=rss0,
+            rss_end_mb=rss_mb(),
+            rss_samples_mb=tuple(rss_samples),
+            errors=tuple(dict.fromkeys(errors)),
+        )
     finally:
         engine.stop()
 
 
-def find_capacity(bundle: Bundle, clips: list[Path], device: str, counts: tuple[int, ...], seconds: float,
-                  threads: int = 0, refine: bool = True, progress: bool = True) -> list[Trial]:
+def find_capacity(
+    bundle: Bundle,
+    clips: list[Path],
+    device: str,
+    counts: tuple[int, ...],
+    seconds: float,
+    threads: int = 0,
+    refine: bool = True,
+    progress: bool = True,
+) -> list[Trial]:
     """Trials at increasing N until one fails; then the counts between the last pass and the first failure."""
     trials: list[Trial] = []
 
@@ -209,9 +250,12 @@ def find_capacity(bundle: Bundle, clips: list[Path], device: str, counts: tuple[
             print(f"[bench] capacity: {n} stream(s) for {seconds:.0f} s ...", flush=True)
         t = run_trial(bundle, clips, n, seconds, device, threads, progress=progress)
         if progress:
-            print(f"[bench]   p50 {t.latency_p50_ms:.0f} ms, p95 {t.latency_p95_ms:.0f} ms, dropped "
-                  f"{t.dropped_frames}, {t.feature_fps:.1f}/{t.feature_rate_target:.0f} features/s, CPU "
-                  f"{100 * t.cpu_share:.0f} % -> {t.verdict}", flush=True)
+            print(
+                f"[bench]   p50 {t.latency_p50_ms:.0f} ms, p95 {t.latency_p95_ms:.0f} ms, dropped "
+                f"{t.dropped_frames}, {t.feature_fps:.1f}/{t.feature_rate_target:.0f} features/s, CPU "
+                f"{100 * t.cpu_share:.0f} % -> {t.verdict}",
+                flush=True,
+            )
         trials.append(t)
         return t
 
@@ -255,12 +299,16 @@ def format_capacity(trials: list[Trial], soak: Trial | None, model: str) -> str:
         lines.append(
             f"| {t.streams} | {t.seconds:.0f} | {t.latency_p50_ms:.0f} | {t.latency_p95_ms:.0f} | "
             f"{t.latency_max_ms:.0f} | {t.dropped_frames} | {t.feature_fps:.1f} ({t.feature_rate_target:.0f}) | "
-            f"{t.mean_batch:.1f} | {t.extractor_ms_per_call:.1f} ({t.extractor_ms_per_call / max(t.mean_batch, 1e-9):.1f}) | "
-            f"{100 * t.extractor_busy:.0f} % | {t.head_ms_per_call:.1f} | {100 * t.cpu_share:.0f} % | {t.verdict} |")
+            f"{t.mean_batch:.1f} | {t.extractor_ms_per_call:.1f} "
+            f"({t.extractor_ms_per_call / max(t.mean_batch, 1e-9):.1f}) | "
+            f"{100 * t.extractor_busy:.0f} % | {t.head_ms_per_call:.1f} | {100 * t.cpu_share:.0f} % | {t.verdict} |"
+        )
     best = largest_passing(trials)
     single = next((t for t in trials if t.streams == 1), None)
-    lines += ["", f"Largest N passing (no dropped frames, p95 <= {P95_LIMIT_MS:.0f} ms, full feature rate): "
-                  f"**{best}**."]
+    lines += [
+        "",
+        f"Largest N passing (no dropped frames, p95 <= {P95_LIMIT_MS:.0f} ms, full feature rate): **{best}**.",
+    ]
     if single is not None:
         lines.append(f"Single stream: p50 {single.latency_p50_ms:.0f} ms, p95 {single.latency_p95_ms:.0f} ms.")
     if soak is not None:
@@ -270,5 +318,6 @@ def format_capacity(trials: list[Trial], soak: Trial | None, model: str) -> str:
             f"p95 {soak.latency_p95_ms:.0f} ms, {soak.dropped_frames} dropped, {soak.predictions} predictions; "
             f"RSS at start {soak.rss_start_mb:.0f} MB, after the first sampling interval {soak.rss_settled_mb:.0f} MB, "
             f"at end {soak.rss_end_mb:.0f} MB (min {min(samples):.0f}, max {max(samples):.0f} over {len(samples)} "
-            f"samples) -> {soak.verdict}.")
+            f"samples) -> {soak.verdict}."
+        )
     return "\n".join(lines)

@@ -6,6 +6,7 @@ on synthetic clips in UCF101 layout (training.synth), and the report says which 
     clips = bench_clips(cache_dir)          # Clips(paths=[...], real=True)
     frames = read_frames(clips.paths, 32)   # BGR uint8 frames spread over the clips
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,7 @@ def synthetic_dataset(out: Path, clips_per_class: int, classes: int | None = Non
     all), written once and reused."""
     from training.synth import ACTIONS, write_dataset
 
-    write_dataset(out, seed=seed, clips_per_class=clips_per_class, groups=2, actions=ACTIONS[:classes],
-                  progress=False)
+    write_dataset(out, seed=seed, clips_per_class=clips_per_class, groups=2, actions=ACTIONS[:classes], progress=False)
     videos = list_videos(out / "UCF-101")
     if not videos:
         raise RuntimeError(f"{out}: training.synth.write_dataset wrote no videos")

@@ -7,6 +7,7 @@ says how well decoding overlaps inference (goal >= 0.8). Decoding alone is timed
     r = run_extraction_bench(bundle, clips, int8=True, device="auto", batch_size=32, workdir=tmp, budget=b)
     print(format_extraction([r]))
 """
+
 from __future__ import annotations
 
 import shutil
@@ -19,7 +20,7 @@ import numpy as np
 
 from bench.clips import read_frames
 from bench.timing import Budget, time_calls
-from export.bundle import Bundle
+from streaming.bundle import Bundle
 from streaming.extractor import Extractor
 from streaming.preprocess import preprocess_frame
 from streaming.sampler import RateSampler
@@ -72,19 +73,37 @@ def decode_rate(paths: list[Path], bundle: Bundle, fps: float, max_frames: int) 
     return done / (time.perf_counter() - t0)
 
 
-def run_extraction_bench(model: str, bundle: Bundle, paths: list[Path], clips_label: str, int8: bool, device: str,
-                         batch_size: int, decode_workers: int, workdir: Path, budget: Budget,
-                         fps: float = 10.0) -> ExtractionResult:
+def run_extraction_bench(
+    model: str,
+    bundle: Bundle,
+    paths: list[Path],
+    clips_label: str,
+    int8: bool,
+    device: str,
+    batch_size: int,
+    decode_workers: int,
+    workdir: Path,
+    budget: Budget,
+    fps: float = 10.0,
+) -> ExtractionResult:
     """extract_dataset over `paths` into a fresh cache, then the same session's pure batched rate."""
+    from streaming.sampler import Sampling
     from training.features import extract_dataset
-    from training.sampling import SamplingSpec
 
     cache = Path(tempfile.mkdtemp(dir=workdir, prefix="features-"))
     try:
         t0 = time.perf_counter()
-        result = extract_dataset(list(paths), bundle, SamplingSpec("stride", fps=fps, window=40), cache,
-                                 device=device, int8=int8, batch_size=batch_size, decode_workers=decode_workers,
-                                 progress=False)
+        result = extract_dataset(
+            list(paths),
+            bundle,
+            Sampling("stride", feature_rate=fps, window=40),
+            cache,
+            device=device,
+            int8=int8,
+            batch_size=batch_size,
+            decode_workers=decode_workers,
+            progress=False,
+        )
         e2e_s = time.perf_counter() - t0
     finally:
         shutil.rmtree(cache, ignore_errors=True)
@@ -96,11 +115,20 @@ def run_extraction_bench(model: str, bundle: Bundle, paths: list[Path], clips_la
 
     x = preprocess_batch(frames, bundle.manifest.frame)
     pure = time_calls(lambda: ex(x), batch_size, budget)
-    del ex
+    ex = None  # free the session before the next measurement
     dec = decode_rate(list(paths), bundle, fps, max_frames=max(200, batch_size * 8))
-    return ExtractionResult(model=model, clips_label=clips_label, clips=len(paths), failed=len(result.failed),
-                            frames=result.frames, e2e_s=e2e_s, pure_fps=pure.items_per_s, decode_fps=dec,
-                            batch_size=batch_size, decode_workers=decode_workers)
+    return ExtractionResult(
+        model=model,
+        clips_label=clips_label,
+        clips=len(paths),
+        failed=len(result.failed),
+        frames=result.frames,
+        e2e_s=e2e_s,
+        pure_fps=pure.items_per_s,
+        decode_fps=dec,
+        batch_size=batch_size,
+        decode_workers=decode_workers,
+    )
 
 
 def format_extraction(results: list[ExtractionResult]) -> str:
@@ -114,7 +142,8 @@ def format_extraction(results: list[ExtractionResult]) -> str:
         lines.append(
             f"| {r.model} | {r.clips} {r.clips_label} | {r.frames} | {r.e2e_fps:.1f} | {r.pure_fps:.1f} | "
             f"{r.ratio:.2f} | {r.decode_fps:.0f} | {r.ucf101_hours():.2f} | "
-            f"{r.ucf101_hours(UCF101_MEAN_CLIP_S * 10):.2f} |")
+            f"{r.ucf101_hours(UCF101_MEAN_CLIP_S * 10):.2f} |"
+        )
     lines += [
         "",
         f"Batch {results[0].batch_size}, {results[0].decode_workers} decoder threads, stride sampling at 10 "

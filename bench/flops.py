@@ -5,6 +5,7 @@ out (they are a few percent of InceptionV3's work). One MAC is counted as 2 FLOP
 
     macs = count_macs("bundle/extractor.onnx")   # per input item (batch 1)
 """
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ bandwidth-bound. So besides ms/window the table shows the weight bytes and the t
 
     result = run_head_bench(units, fp32_path, int8_path, batches=(1, 8), device="auto", budget=Budget(2, 5))
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,15 @@ def weight_bytes(path: Path) -> tuple[int, int]:
     return sum(sizes.values()), recurrent
 
 
-def run_head_bench(heads: dict[int, tuple[Path, Path]], batches: tuple[int, ...], device: str, budget: Budget,
-                   window: int = 40, feature_size: int = 2048, threads: int = 0) -> HeadResult:
+def run_head_bench(
+    heads: dict[int, tuple[Path, Path]],
+    batches: tuple[int, ...],
+    device: str,
+    budget: Budget,
+    window: int = 40,
+    feature_size: int = 2048,
+    threads: int = 0,
+) -> HeadResult:
     """Time each head file on random feature windows; `heads` maps units -> (fp32 path, int8 path)."""
     rng = np.random.default_rng(0)
     rows, macs, provider = [], {}, ""
@@ -75,7 +83,7 @@ def run_head_bench(heads: dict[int, tuple[Path, Path]], batches: tuple[int, ...]
                 x = rng.standard_normal((batch, window, feature_size), dtype=np.float32)
                 timing = time_calls(lambda: sess.run([out], {name: x}), batch, budget)
                 rows.append(HeadRow(units, precision, batch, total / 1e6, recurrent / 1e6, timing))
-            del sess
+            sess = None  # free it before the next measurement
     return HeadResult(window=window, feature_size=feature_size, provider=provider, macs=macs, rows=tuple(rows))
 
 
@@ -85,7 +93,8 @@ def format_head(r: HeadResult) -> str:
         f"Weight traffic = (all weights + {r.window - 1} more reads of the recurrent weights R) / call time: what "
         "one call must at least read from memory when the weights do not stay in cache.",
         "",
-        "| units | precision | batch | weights MB (R) | ms/window | windows/s | weight traffic GB/s | vs fp32 same batch |",
+        "| units | precision | batch | weights MB (R) | ms/window | windows/s | weight traffic GB/s "
+        "| vs fp32 same batch |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in r.rows:
@@ -93,9 +102,11 @@ def format_head(r: HeadResult) -> str:
         ref = r.row(row.units, "fp32", row.batch)
         ratio = ref.timing.ms_per_item / t.ms_per_item if ref else float("nan")
         stream = row.traffic_gb(r.window) / t.median_call_s
-        lines.append(f"| {row.units} | {row.precision} | {row.batch} | {row.weight_mb:.0f} ({row.recurrent_mb:.0f}) | "
-                     f"{t.ms_per_item:.2f} | "
-                     f"{t.items_per_s:.0f} | {stream:.1f} | {ratio:.1f}x |")
+        lines.append(
+            f"| {row.units} | {row.precision} | {row.batch} | {row.weight_mb:.0f} ({row.recurrent_mb:.0f}) | "
+            f"{t.ms_per_item:.2f} | "
+            f"{t.items_per_s:.0f} | {stream:.1f} | {ratio:.1f}x |"
+        )
     macs = ", ".join(f"LSTM-{u}: {m / 1e9:.2f} GMAC/window" for u, m in r.macs.items())
     lines += ["", f"Work per window (ONNX graph): {macs}."]
     return "\n".join(lines)

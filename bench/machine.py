@@ -5,6 +5,7 @@ Benchmarks on a shared 2-core machine mean nothing without this, so every run pr
     m = describe_machine("auto")
     print(format_machine(m))
 """
+
 from __future__ import annotations
 
 import os
@@ -81,10 +82,15 @@ def versions() -> dict[str, str]:
 def git_commit(repo: Path) -> str:
     """Short commit of the checkout, with '+dirty' when it has changes; '' outside git."""
     try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     if head.returncode != 0:
@@ -123,8 +129,11 @@ def cpu_snapshot() -> CpuSnapshot:
         busy = (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # guest time is already in user
     except (OSError, ValueError, IndexError):
         pass
-    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-              for f in ("ru_utime", "ru_stime"))
+    own = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
     return CpuSnapshot(time.monotonic(), busy, own)
 
 
@@ -149,7 +158,7 @@ def sgemm_gflops(n: int = 1536, seconds: float = 0.5) -> float:
         best = min(best, time.perf_counter() - t0)
         if time.perf_counter() > deadline:
             break
-    return 2.0 * n ** 3 / best / 1e9
+    return 2.0 * n**3 / best / 1e9
 
 
 def describe_machine(device: str = "auto", measure_sgemm: bool = True) -> Machine:

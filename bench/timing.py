@@ -5,12 +5,13 @@ The median call time is reported: on a shared machine a neighbour's burst moves 
     t = time_calls(lambda: session.run(None, feeds), items=8, budget=Budget(seconds=3, calls=5))
     print(t.ms_per_item, t.items_per_s)
 """
+
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)

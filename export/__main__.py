@@ -1,4 +1,5 @@
 """`python -m export ...` (see export/cli.py)."""
+
 import sys
 
 from export.cli import main

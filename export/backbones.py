@@ -7,6 +7,7 @@ share streaming.preprocess, so the network must not scale frames a second time.
     model = build_backbone("smallcnn", weights="none")        # 112x112 -> 256-d, random weights
     model = build_backbone("inceptionv3", weights="imagenet")  # 299x299 -> 2048-d, Keras' own download+cache
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,8 +73,9 @@ def check_weights(weights: str, arch: str) -> Path | None:
         return None
     path = Path(weights)
     if not path.exists():
-        raise ActionstreamError(f"{path}: weights file not found (use --weights imagenet, none, or an existing "
-                                ".h5/.keras file)")
+        raise ActionstreamError(
+            f"{path}: weights file not found (use --weights imagenet, none, or an existing .h5/.keras file)"
+        )
     if not path.is_file() or not path.name.endswith(WEIGHT_SUFFIXES):
         raise ActionstreamError(f"{path}: not a weights file; expected a .h5, .weights.h5 or .keras file")
     return path
@@ -83,14 +85,17 @@ def _inceptionv3(size: int, imagenet: bool) -> "keras.Model":
     import keras
 
     try:
-        return keras.applications.InceptionV3(include_top=False, pooling="avg", weights="imagenet" if imagenet else None,
-                                              input_shape=(size, size, 3))
+        return keras.applications.InceptionV3(
+            include_top=False, pooling="avg", weights="imagenet" if imagenet else None, input_shape=(size, size, 3)
+        )
     except Exception as exc:  # noqa: BLE001 - Keras raises a bare Exception for a failed download
         if not imagenet:
             raise
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ActionstreamError(f"could not get the ImageNet weights for InceptionV3 ({first[:160]}); download "
-                                "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 and pass --weights PATH") from exc
+        raise ActionstreamError(
+            f"could not get the ImageNet weights for InceptionV3 ({first[:160]}); download "
+            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 and pass --weights PATH"
+        ) from exc
 
 
 def _smallcnn(size: int) -> "keras.Model":
@@ -117,9 +122,11 @@ def load_weights_checked(model: "keras.Model", path: Path, arch: str) -> None:
     stored = sorted(_stored_shapes(path))
     where = f"{arch} at {model.input_shape[1]}x{model.input_shape[2]}"
     if stored != expected:
-        raise ActionstreamError(f"{path}: weights of another architecture ({len(stored)} arrays stored, "
-                                f"{where} has {len(expected)}{_first_mismatch(expected, stored)}); "
-                                f"pass weights saved from {arch}")
+        raise ActionstreamError(
+            f"{path}: weights of another architecture ({len(stored)} arrays stored, "
+            f"{where} has {len(expected)}{_first_mismatch(expected, stored)}); "
+            f"pass weights saved from {arch}"
+        )
     try:
         model.load_weights(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -8,6 +8,7 @@
 A user error (missing path, corrupt or changed file, wrong weights, other bundle version) prints one line
 `error: ...` on stderr and exits 2; verify exits 1 when the bundle loads but a probe disagrees.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,10 +19,11 @@ import sys
 from pathlib import Path
 
 from export.backbones import BACKBONES
-from export.bundle import SAMPLING_MODES
 from export.tf_import import import_tensorflow_quietly
-from streaming.errors import EXIT_USER_ERROR, ActionstreamError, run_command
+from streaming.command import run_command
+from streaming.errors import EXIT_USER_ERROR, ActionstreamError
 from streaming.providers import DEVICES
+from streaming.sampler import SAMPLING_MODES
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -32,9 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("backbone", help="export a per-frame backbone as a new bundle (extractor.onnx + manifest)")
     b.add_argument("--arch", required=True, choices=BACKBONES)
-    b.add_argument("--weights", required=True, metavar="{imagenet,none,PATH}",
-                   help="imagenet (Keras download+cache, inceptionv3 only), none (random: tests only), or a "
-                        ".h5/.keras file of the same architecture")
+    b.add_argument(
+        "--weights",
+        required=True,
+        metavar="{imagenet,none,PATH}",
+        help="imagenet (Keras download+cache, inceptionv3 only), none (random: tests only), or a "
+        ".h5/.keras file of the same architecture",
+    )
     b.add_argument("--input-size", type=int, default=None, help="square frame size (default 299 / 112)")
     b.add_argument("--out", required=True, type=Path, help="bundle folder to create (or replace)")
     b.add_argument("--description", default="")
@@ -53,7 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--bundle", required=True, type=Path, help="bundle whose extractor made the training features")
     h.add_argument("--labels", type=Path, help="labels file, one per line (default: MODEL.meta.json's labels)")
     h.add_argument("--sampling", choices=SAMPLING_MODES, help="how training features were sampled")
-    h.add_argument("--fps", type=float, help="feature rate of the training features (stride sampling)")
+    h.add_argument(
+        "--feature-rate",
+        "--fps",
+        dest="fps",
+        type=float,
+        help="features per second the head was trained at (default: MODEL.meta.json's, else 10)",
+    )
     h.add_argument("--window", type=int, help="window length (default: the head's, else MODEL.meta.json's)")
     h.add_argument("--description")
     h.set_defaults(func=_head)
@@ -80,12 +92,15 @@ def _backbone(args: argparse.Namespace) -> int:
     check_out_dir(args.out)  # before the slow TensorFlow import
     check_weights(args.weights, args.arch)
     import_tensorflow_quietly()
-    bundle = export_backbone(args.arch, args.weights, args.out, input_size=args.input_size,
-                             description=args.description)
+    bundle = export_backbone(
+        args.arch, args.weights, args.out, input_size=args.input_size, description=args.description
+    )
     m = bundle.manifest
-    print(f"wrote {bundle.root}: {args.arch} {m.frame.height}x{m.frame.width} -> {m.feature_size}-d, "
-          f"parity max abs diff {m.parity['extractor']['max_abs_diff']:.3g}, "
-          f"{bundle.path('extractor').stat().st_size / 1e6:.1f} MB")
+    print(
+        f"wrote {bundle.root}: {args.arch} {m.frame.height}x{m.frame.width} -> {m.feature_size}-d, "
+        f"parity max abs diff {m.parity['extractor']['max_abs_diff']:.3g}, "
+        f"{bundle.path('extractor').stat().st_size / 1e6:.1f} MB"
+    )
     if m.provenance.get("weights_random"):
         print(f"warning: {m.provenance['warning']}", file=sys.stderr)
     return EXIT_OK
@@ -97,40 +112,47 @@ def _quantize(args: argparse.Namespace) -> int:
     if args.calibration is None and not args.head:
         raise ActionstreamError("quantize: give --calibration VIDEO_OR_FOLDER (int8 extractor) and/or --head")
     if args.calibration is not None:
-        bundle = quantize_extractor(args.bundle, args.calibration, max_frames=args.max_frames,
-                                    heldout_frames=args.heldout_frames)
+        bundle = quantize_extractor(
+            args.bundle, args.calibration, max_frames=args.max_frames, heldout_frames=args.heldout_frames
+        )
         p = bundle.manifest.parity["extractor_int8"]
-        print(f"wrote {bundle.path('extractor_int8')}: int8 vs fp32 cosine min {p['cosine_min']:.4f} mean "
-              f"{p['cosine_mean']:.4f} on {p['heldout_frames']} held-out frames")
+        print(
+            f"wrote {bundle.path('extractor_int8')}: int8 vs fp32 cosine min {p['cosine_min']:.4f} mean "
+            f"{p['cosine_mean']:.4f} on {p['heldout_frames']} held-out frames"
+        )
     if args.head:
         bundle = quantize_head_dynamic(args.bundle)
         p = bundle.manifest.parity["head_int8"]
-        print(f"wrote {bundle.path('head_int8')}: max abs diff {p['max_abs_diff']:.3g}, top-1 agreement "
-              f"{p['top1_agreement']:.3f}")
+        print(
+            f"wrote {bundle.path('head_int8')}: max abs diff {p['max_abs_diff']:.3g}, top-1 agreement "
+            f"{p['top1_agreement']:.3f}"
+        )
     return EXIT_OK
 
 
 def _head(args: argparse.Namespace) -> int:
-    from export.bundle import Sampling, load_bundle
-    from export.head_export import export_head_file, read_head_meta
+    from export.head_export import export_head_file
+    from streaming.bundle import load_bundle
 
     if not args.keras.is_file():
         raise ActionstreamError(f"{args.keras}: no such Keras model file")
     load_bundle(args.bundle)  # before the slow TensorFlow import
-    sampling = None
-    if args.sampling or args.fps:
-        meta = read_head_meta(args.keras).get("sampling", {})
-        try:
-            sampling = Sampling(args.sampling or meta.get("mode", "stride"), args.fps or meta.get("fps", 10.0))
-        except ValueError as exc:
-            raise ActionstreamError(str(exc)) from exc
     import_tensorflow_quietly()
-    bundle = export_head_file(args.keras, args.bundle, labels=args.labels, sampling=sampling, window=args.window,
-                              description=args.description)
+    bundle = export_head_file(
+        args.keras,
+        args.bundle,
+        labels=args.labels,
+        mode=args.sampling,
+        feature_rate=args.fps,
+        window=args.window,
+        description=args.description,
+    )
     m = bundle.manifest
-    print(f"wrote {bundle.path('head')}: {m.window}x{m.feature_size} -> {len(m.labels)} classes, "
-          f"{m.sampling.mode} sampling at {m.sampling.fps:g}/s, parity max abs diff "
-          f"{m.parity['head']['max_abs_diff']:.3g}, top-1 agreement {m.parity['head']['top1_agreement']:.3f}")
+    print(
+        f"wrote {bundle.path('head')}: {m.sampling.window}x{m.feature_size} -> {len(m.labels)} classes, "
+        f"{m.sampling.mode} sampling at {m.sampling.feature_rate:g}/s, parity max abs diff "
+        f"{m.parity['head']['max_abs_diff']:.3g}, top-1 agreement {m.parity['head']['top1_agreement']:.3f}"
+    )
     return EXIT_OK
 
 
@@ -146,4 +168,3 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"error: {' '.join(result.first_failure.split())}", file=sys.stderr)
     return EXIT_USER_ERROR if result.checks[0][0] == "bundle" else EXIT_FAILED
-

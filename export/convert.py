@@ -3,18 +3,20 @@
     out_name = keras_to_onnx(model, Path("extractor.onnx"), (299, 299, 3), "frames", metadata={"role": "extractor"})
 
 An explicit input signature with a dynamic batch dimension is what works with TensorFlow 2.21 / Keras 3 /
-tf2onnx 1.17 (see MEASURED.md); the model is traced in inference mode as a tf.function. Output names differ by route, so the name is read from the graph.
+tf2onnx 1.17 (see MEASURED.md); the model is traced in inference mode as a tf.function. Output names differ by
+route, so the name is read from the graph.
 """
+
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from export.bundle import default_mode
 from export.graph_rewrite import pool_after_pointwise_conv
+from streaming.atomic import atomic_file
 from streaming.errors import ActionstreamError
 
 if TYPE_CHECKING:
@@ -25,9 +27,16 @@ if TYPE_CHECKING:
 DEFAULT_OPSET = 17
 
 
-def keras_to_onnx(model: "keras.Model", path: str | os.PathLike, input_shape: tuple, input_name: str,
-                  opset: int = DEFAULT_OPSET, metadata: dict[str, str] | None = None, *,
-                  output_name: str | None = None) -> str:
+def keras_to_onnx(
+    model: "keras.Model",
+    path: str | os.PathLike,
+    input_shape: tuple,
+    input_name: str,
+    opset: int = DEFAULT_OPSET,
+    metadata: dict[str, str] | None = None,
+    *,
+    output_name: str | None = None,
+) -> str:
     """Convert `model` to an ONNX file at `path`; returns the output tensor's name as read from the graph.
 
     input_shape is one example's shape (no batch; a leading None is accepted and dropped): the batch is dynamic.
@@ -43,6 +52,7 @@ def keras_to_onnx(model: "keras.Model", path: str | os.PathLike, input_shape: tu
         shape = shape[1:]
     _quiet_tf2onnx()
     spec = [tf.TensorSpec((None, *shape), tf.float32, name=input_name)]
+
     # from_function rather than from_keras: from_keras looks outputs up by Keras tensor name, which fails for
     # Sequential models under Keras 3 (KeyError 'keras_tensor_N').
     @tf.function(input_signature=spec)
@@ -81,16 +91,8 @@ def save_onnx_atomic(proto: "onnx.ModelProto", path: Path) -> None:
     import onnx
 
     onnx.checker.check_model(proto)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp)
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        onnx.save_model(proto, str(tmp))
 
 
 def _rename_value(graph: "onnx.GraphProto", old: str, new: str) -> None:
@@ -147,6 +149,6 @@ def tool_versions() -> dict[str, str]:
 
 
 def utc_now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -9,6 +9,7 @@ InceptionV3's pooling branches average 3x3 neighbourhoods of up to 2,048 channel
 exactly (up to float rounding), while the second pools 6-10x fewer channels. On ONNX Runtime's int8 CPU kernels
 the pooling was a quarter of InceptionV3's time (QLinearAveragePool is far slower per byte than QLinearConv).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -30,9 +31,15 @@ def _is_pointwise_conv(node: "onnx.NodeProto", weights: dict) -> bool:
         return False
     a = _attrs(node)
     w = weights[node.input[1]]
-    return (len(w.dims) == 4 and tuple(w.dims[2:]) == (1, 1) and a.get("group", 1) == 1
-            and all(s == 1 for s in a.get("strides", [1, 1])) and all(d == 1 for d in a.get("dilations", [1, 1]))
-            and not any(a.get("pads", [0, 0, 0, 0])) and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"))
+    return (
+        len(w.dims) == 4
+        and tuple(w.dims[2:]) == (1, 1)
+        and a.get("group", 1) == 1
+        and all(s == 1 for s in a.get("strides", [1, 1]))
+        and all(d == 1 for d in a.get("dilations", [1, 1]))
+        and not any(a.get("pads", [0, 0, 0, 0]))
+        and a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+    )
 
 
 def _pool_keeps_bias(node: "onnx.NodeProto") -> bool:

@@ -6,6 +6,7 @@ so `python -m export verify` can regenerate the very same input on any machine a
     result = parity(keras_model, "extractor.onnx", seeded_input(probe_recipe(0, (4, 112, 112, 3), "uniform")))
     check_parity(result, "extractor.onnx")      # ActionstreamError if max_abs_diff > PARITY_TOLERANCE
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,13 +30,18 @@ DISTRIBUTIONS = ("uniform", "normal")
 _BATCH = 8
 
 
-def probe_recipe(seed: int, shape: tuple[int, ...], distribution: str = "uniform",
-                 low: float = -1.0, high: float = 1.0) -> dict[str, Any]:
+def probe_recipe(
+    seed: int, shape: tuple[int, ...], distribution: str = "uniform", low: float = -1.0, high: float = 1.0
+) -> dict[str, Any]:
     """How to regenerate a seeded float32 input; `uniform` in [low, high) (frames), `normal` N(0,1) (features)."""
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
-    recipe: dict[str, Any] = {"seed": int(seed), "shape": [int(s) for s in shape], "distribution": distribution,
-                              "dtype": "float32"}
+    recipe: dict[str, Any] = {
+        "seed": int(seed),
+        "shape": [int(s) for s in shape],
+        "distribution": distribution,
+        "dtype": "float32",
+    }
     if distribution == "uniform":
         recipe.update(low=float(low), high=float(high))
     return recipe
@@ -62,7 +68,9 @@ def input_digest(x: np.ndarray) -> str:
 def make_probe(recipe: dict[str, Any], outputs: np.ndarray) -> dict[str, Any]:
     """The manifest's probe entry: recipe, input digest and the outputs (9 significant digits)."""
     x = seeded_input(recipe)
-    rounded = [[float(f"{v:.{PROBE_DIGITS}g}") for v in row] for row in np.asarray(outputs, np.float32).reshape(len(x), -1)]
+    rounded = [
+        [float(f"{v:.{PROBE_DIGITS}g}") for v in row] for row in np.asarray(outputs, np.float32).reshape(len(x), -1)
+    ]
     return {**recipe, "input_sha256": input_digest(x), "outputs": rounded}
 
 
@@ -75,8 +83,9 @@ def keras_outputs(model: "keras.Model", inputs: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
     with tf.device("/CPU:0"):
-        parts = [np.asarray(model(inputs[i:i + _BATCH], training=False), np.float32)
-                 for i in range(0, len(inputs), _BATCH)]
+        parts = [
+            np.asarray(model(inputs[i : i + _BATCH], training=False), np.float32) for i in range(0, len(inputs), _BATCH)
+        ]
     return np.concatenate(parts)
 
 
@@ -86,7 +95,7 @@ def onnx_outputs(onnx_path: str | os.PathLike, inputs: np.ndarray, device: str =
 
     sess = create_session(onnx_path, device=device)
     name_in, name_out = sess.get_inputs()[0].name, sess.get_outputs()[0].name
-    parts = [sess.run([name_out], {name_in: inputs[i:i + _BATCH]})[0] for i in range(0, len(inputs), _BATCH)]
+    parts = [sess.run([name_out], {name_in: inputs[i : i + _BATCH]})[0] for i in range(0, len(inputs), _BATCH)]
     return np.concatenate(parts).astype(np.float32, copy=False)
 
 
@@ -98,10 +107,14 @@ def compare(expected: np.ndarray, got: np.ndarray) -> dict[str, Any]:
         raise ActionstreamError(f"output shapes differ: expected {expected.shape}, got {got.shape}")
     diff = np.abs(expected - got)
     cos = cosine_rows(expected, got)
-    return {"max_abs_diff": float(diff.max(initial=0.0)), "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
-            "top1_agreement": float(np.mean(expected.argmax(1) == got.argmax(1))) if expected.size else 1.0,
-            "cosine_min": float(cos.min(initial=1.0)), "cosine_mean": float(cos.mean()) if cos.size else 1.0,
-            "n": int(len(expected))}
+    return {
+        "max_abs_diff": float(diff.max(initial=0.0)),
+        "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+        "top1_agreement": float(np.mean(expected.argmax(1) == got.argmax(1))) if expected.size else 1.0,
+        "cosine_min": float(cos.min(initial=1.0)),
+        "cosine_mean": float(cos.mean()) if cos.size else 1.0,
+        "n": int(len(expected)),
+    }
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -127,5 +140,7 @@ def parity(keras_model: "keras.Model", onnx_path: str | os.PathLike, inputs: np.
 def check_parity(result: dict[str, Any], what: str, tolerance: float = PARITY_TOLERANCE) -> None:
     """Refuse an export whose ONNX file disagrees with Keras by more than `tolerance`."""
     if not result["max_abs_diff"] <= tolerance:
-        raise ActionstreamError(f"{what}: ONNX output differs from Keras by {result['max_abs_diff']:.3g} "
-                                f"(max abs; tolerance {tolerance:g}); the export is wrong, nothing was written")
+        raise ActionstreamError(
+            f"{what}: ONNX output differs from Keras by {result['max_abs_diff']:.3g} "
+            f"(max abs; tolerance {tolerance:g}); the export is wrong, nothing was written"
+        )

@@ -7,20 +7,22 @@ Static QDQ (U8 activations, S8 per-channel weights) ran ~2x faster than fp32 for
 CPU; dynamic quantization of the CNN was slower than fp32, so the extractor is quantized statically only.
 The LSTM head, whose cost is its weights, gains from dynamic quantization (MEASURED.md).
 """
+
 from __future__ import annotations
 
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from export.bundle import FILE_NAMES, Bundle, BundleWriter, OnnxFile, load_bundle, sha256_file, write_manifest
 from export.convert import tool_versions, utc_now
 from export.parity import INT8_MIN_COSINE, compare, make_probe, onnx_outputs, probe_recipe, seeded_input
+from streaming.bundle import FILE_NAMES, Bundle, OnnxFile, bundle_writer, load_bundle, sha256_file, write_manifest
 from streaming.errors import ActionstreamError, SourceError
 from streaming.preprocess import FrameSpec, preprocess_frame
 from streaming.video import VIDEO_SUFFIXES, FrameReader
@@ -47,8 +49,9 @@ def calibration_videos(path: Path) -> list[Path]:
     return videos
 
 
-def calibration_frames(source: Path, spec: FrameSpec, max_frames: int, heldout_frames: int
-                       ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def calibration_frames(
+    source: Path, spec: FrameSpec, max_frames: int, heldout_frames: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Preprocessed frames for calibration and for a held-out check, spread evenly in time over the videos.
 
     With two or more usable videos the held-out frames come from videos not used for calibration (the last
@@ -79,11 +82,16 @@ def calibration_frames(source: Path, spec: FrameSpec, max_frames: int, heldout_f
     calib = _frames_from(calib_parts, times, spec, max_frames, "calibration", skipped)
     held = _frames_from(held_parts, times, spec, heldout_frames, "held-out", skipped)
     if len(calib) < MIN_CALIBRATION_FRAMES or len(held) < MIN_HELDOUT_FRAMES:
-        raise ActionstreamError(f"{source}: only {len(calib)} calibration and {len(held)} held-out frames decoded; "
-                                f"need at least {MIN_CALIBRATION_FRAMES} and {MIN_HELDOUT_FRAMES} (use longer or "
-                                "more videos)")
-    info = {"calibration_videos": [str(v) for v, *_ in calib_parts], "heldout_videos": [str(v) for v, *_ in held_parts],
-            "skipped_videos": skipped}
+        raise ActionstreamError(
+            f"{source}: only {len(calib)} calibration and {len(held)} held-out frames decoded; "
+            f"need at least {MIN_CALIBRATION_FRAMES} and {MIN_HELDOUT_FRAMES} (use longer or "
+            "more videos)"
+        )
+    info = {
+        "calibration_videos": [str(v) for v, *_ in calib_parts],
+        "heldout_videos": [str(v) for v, *_ in held_parts],
+        "skipped_videos": skipped,
+    }
     return calib, held, info
 
 
@@ -134,8 +142,14 @@ def _quotas(available: list[int], n: int) -> list[int]:
     return quotas
 
 
-def _frames_from(parts: list[tuple[Path, float, float]], times: dict[Path, list[float]], spec: FrameSpec, n: int,
-                 what: str, skipped: dict[str, str]) -> np.ndarray:
+def _frames_from(
+    parts: list[tuple[Path, float, float]],
+    times: dict[Path, list[float]],
+    spec: FrameSpec,
+    n: int,
+    what: str,
+    skipped: dict[str, str],
+) -> np.ndarray:
     """Up to n frames spread evenly in time over the given (video, start fraction, end fraction) parts.
 
     `times`: each video's decoded frame times. A video that fails on this second decode joins `skipped`.
@@ -144,8 +158,9 @@ def _frames_from(parts: list[tuple[Path, float, float]], times: dict[Path, list[
     quotas = _quotas([len(c) for c in candidates], n)
     out = np.empty((n, spec.height, spec.width, 3), np.float32)
     filled = 0
-    for (path, _, _), cands, quota in tqdm(list(zip(parts, candidates, quotas)), desc=f"decode {what} frames",
-                                           unit="video", disable=None):
+    for (path, _, _), cands, quota in tqdm(
+        list(zip(parts, candidates, quotas)), desc=f"decode {what} frames", unit="video", disable=None
+    ):
         wanted = set(_spread_in_time(times[path], cands, quota))
         if not wanted:
             continue
@@ -173,14 +188,19 @@ class _FrameReader:
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         i = next(self.it, None)
-        return None if i is None else {self.input_name: self.frames[i:i + 1]}
+        return None if i is None else {self.input_name: self.frames[i : i + 1]}
 
     def rewind(self) -> None:
         self.it = iter(range(len(self.frames)))
 
 
-def quantize_extractor(bundle_dir: str | Path, calibration: str | Path, max_frames: int = 200,
-                       heldout_frames: int = 32, min_cosine: float = INT8_MIN_COSINE) -> Bundle:
+def quantize_extractor(
+    bundle_dir: str | Path,
+    calibration: str | Path,
+    max_frames: int = 200,
+    heldout_frames: int = 32,
+    min_cosine: float = INT8_MIN_COSINE,
+) -> Bundle:
     """Static QDQ int8 extractor.int8.onnx calibrated on real frames; refuses (nothing written) if held-out
     int8-vs-fp32 feature cosine falls below `min_cosine`.
     """
@@ -191,43 +211,67 @@ def quantize_extractor(bundle_dir: str | Path, calibration: str | Path, max_fram
     bundle = load_bundle(bundle_dir)
     m = bundle.manifest
     if max_frames < MIN_CALIBRATION_FRAMES or heldout_frames < MIN_HELDOUT_FRAMES:
-        raise ActionstreamError(f"need max_frames >= {MIN_CALIBRATION_FRAMES} and heldout_frames >= "
-                                f"{MIN_HELDOUT_FRAMES}")
+        raise ActionstreamError(
+            f"need max_frames >= {MIN_CALIBRATION_FRAMES} and heldout_frames >= {MIN_HELDOUT_FRAMES}"
+        )
     calib, held, info = calibration_frames(Path(calibration), m.frame, max_frames, heldout_frames)
     fp32 = bundle.path("extractor")
     started = time.perf_counter()
-    with BundleWriter(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
+    with bundle_writer(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
         pre = Path(work) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=False)
         int8 = tmp / FILE_NAMES["extractor_int8"]
-        quantize_static(str(pre), str(int8), _FrameReader(m.files["extractor"].input, calib),
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
-                        calibration_providers=["CPUExecutionProvider"])
+        quantize_static(
+            str(pre),
+            str(int8),
+            _FrameReader(m.files["extractor"].input, calib),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            calibrate_method=CalibrationMethod.MinMax,
+            calibration_providers=["CPUExecutionProvider"],
+        )
         # (no CalibMaxIntermediateOutputs: ORT 1.31's MinMax calibrater keeps only per-tensor min/max, and with
         # that option it drops the collected batches instead of merging them -> "No data is collected")
         result = compare(onnx_outputs(fp32, held), onnx_outputs(int8, held))
         if result["cosine_min"] < min_cosine:
-            raise ActionstreamError(f"{bundle_dir / FILE_NAMES['extractor_int8']}: int8 features too far from fp32 "
-                                    f"on held-out frames (cosine min {result['cosine_min']:.4f} < {min_cosine}); "
-                                    "nothing written; calibrate on more, or more varied, video")
+            raise ActionstreamError(
+                f"{bundle_dir / FILE_NAMES['extractor_int8']}: int8 features too far from fp32 "
+                f"on held-out frames (cosine min {result['cosine_min']:.4f} < {min_cosine}); "
+                "nothing written; calibrate on more, or more varied, video"
+            )
         recipe = _recipe_like(m.probe.get("extractor"), (2, m.frame.height, m.frame.width, 3), "uniform")
-        m.files["extractor_int8"] = OnnxFile(FILE_NAMES["extractor_int8"], sha256_file(int8),
-                                             m.files["extractor"].input, m.files["extractor"].output)
+        m.files["extractor_int8"] = OnnxFile(
+            FILE_NAMES["extractor_int8"], sha256_file(int8), m.files["extractor"].input, m.files["extractor"].output
+        )
         m.parity["extractor_int8"] = {
-            "cosine_min": result["cosine_min"], "cosine_mean": result["cosine_mean"],
-            "max_abs_diff": result["max_abs_diff"], "heldout_frames": len(held), "calibration_frames": len(calib),
-            "calibration_source": str(Path(calibration).resolve()), **info,
-            "method": "static QDQ, QUInt8 activations, QInt8 per-channel weights, MinMax calibration"}
+            "cosine_min": result["cosine_min"],
+            "cosine_mean": result["cosine_mean"],
+            "max_abs_diff": result["max_abs_diff"],
+            "heldout_frames": len(held),
+            "calibration_frames": len(calib),
+            "calibration_source": str(Path(calibration).resolve()),
+            **info,
+            "method": "static QDQ, QUInt8 activations, QInt8 per-channel weights, MinMax calibration",
+        }
         m.probe["extractor_int8"] = make_probe(recipe, onnx_outputs(int8, seeded_input(recipe)))
-        m.provenance["extractor_int8"] = {"versions": tool_versions(), "created": utc_now(),
-                                          "quantize_seconds": round(time.perf_counter() - started, 2)}
+        m.provenance["extractor_int8"] = {
+            "versions": tool_versions(),
+            "created": utc_now(),
+            "quantize_seconds": round(time.perf_counter() - started, 2),
+        }
         write_manifest(tmp, m)
     return load_bundle(bundle_dir)
 
 
-def quantize_head_dynamic(bundle_dir: str | Path) -> Bundle:
-    """Dynamic int8 head.int8.onnx (LSTM/MatMul weights int8), with its parity vs the fp32 head recorded."""
+def quantize_head_dynamic(
+    bundle_dir: str | Path,
+    max_abs_diff: float = HEAD_INT8_MAX_ABS_DIFF,
+    min_top1: float = HEAD_INT8_MIN_TOP1,
+) -> Bundle:
+    """Dynamic int8 head.int8.onnx (LSTM/MatMul weights int8), with its parity vs the fp32 head recorded;
+    refused (nothing written) beyond `max_abs_diff` or under `min_top1` agreement with fp32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -237,20 +281,25 @@ def quantize_head_dynamic(bundle_dir: str | Path) -> Bundle:
     if not m.has_head:
         raise ActionstreamError(f"{bundle_dir}: bundle has no head.onnx to quantize")
     fp32 = bundle.path("head")
-    with BundleWriter(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
+    with bundle_writer(bundle_dir, start_from_existing=True) as tmp, tempfile.TemporaryDirectory(dir=tmp) as work:
         pre = Path(work) / "pre.onnx"
         quant_pre_process(str(fp32), str(pre))
         int8 = tmp / FILE_NAMES["head_int8"]
         quantize_dynamic(str(pre), str(int8), weight_type=QuantType.QInt8)
-        x = seeded_input(probe_recipe(HEAD_PARITY_SEED, (HEAD_PARITY_WINDOWS, m.window, m.feature_size), "normal"))
+        x = seeded_input(
+            probe_recipe(HEAD_PARITY_SEED, (HEAD_PARITY_WINDOWS, m.sampling.window, m.feature_size), "normal")
+        )
         result = compare(onnx_outputs(fp32, x), onnx_outputs(int8, x))
-        if result["max_abs_diff"] > HEAD_INT8_MAX_ABS_DIFF or result["top1_agreement"] < HEAD_INT8_MIN_TOP1:
-            raise ActionstreamError(f"{bundle_dir / FILE_NAMES['head_int8']}: int8 head too far from fp32 (max abs "
-                                    f"diff {result['max_abs_diff']:.3g}, top-1 agreement "
-                                    f"{result['top1_agreement']:.2f}); nothing written")
-        recipe = _recipe_like(m.probe.get("head"), (2, m.window, m.feature_size), "normal")
-        m.files["head_int8"] = OnnxFile(FILE_NAMES["head_int8"], sha256_file(int8), m.files["head"].input,
-                                        m.files["head"].output)
+        if result["max_abs_diff"] > max_abs_diff or result["top1_agreement"] < min_top1:
+            raise ActionstreamError(
+                f"{bundle_dir / FILE_NAMES['head_int8']}: int8 head too far from fp32 (max abs "
+                f"diff {result['max_abs_diff']:.3g}, top-1 agreement "
+                f"{result['top1_agreement']:.2f}); nothing written"
+            )
+        recipe = _recipe_like(m.probe.get("head"), (2, m.sampling.window, m.feature_size), "normal")
+        m.files["head_int8"] = OnnxFile(
+            FILE_NAMES["head_int8"], sha256_file(int8), m.files["head"].input, m.files["head"].output
+        )
         m.parity["head_int8"] = {**result, "method": "dynamic int8 (QInt8 weights)"}
         m.probe["head_int8"] = make_probe(recipe, onnx_outputs(int8, seeded_input(recipe)))
         m.provenance["head_int8"] = {"versions": tool_versions(), "created": utc_now()}

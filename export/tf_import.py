@@ -3,6 +3,7 @@
 TensorFlow prints oneDNN and CUDA-stub lines on stderr while it loads, before any log level applies; the CLIs
 import it through here so a user sees only actionstream's own lines.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@
 
 Imports no TensorFlow: the probe inputs are regenerated from their seeds with NumPy.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from export.bundle import Bundle, load_bundle
 from export.parity import PARITY_TOLERANCE, compare, input_digest, seeded_input
+from streaming.bundle import Bundle, load_bundle
 from streaming.errors import BundleError
 from streaming.providers import choose_providers, create_session
 
@@ -40,9 +41,13 @@ class VerifyResult:
         return next((f"{name}: {detail}" for name, ok, detail in self.checks if not ok), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "max_abs_diff": self.max_abs_diff, "providers": self.providers,
-                "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in self.checks],
-                "error": self.first_failure}
+        return {
+            "ok": self.ok,
+            "max_abs_diff": self.max_abs_diff,
+            "providers": self.providers,
+            "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in self.checks],
+            "error": self.first_failure,
+        }
 
 
 def verify_bundle(root: str | os.PathLike, device: str = "auto") -> VerifyResult:
@@ -58,8 +63,14 @@ def verify_bundle(root: str | os.PathLike, device: str = "auto") -> VerifyResult
         return VerifyResult(False, None, {}, [("bundle", False, str(exc))])
     m = bundle.manifest
     checks.append(("hashes", True, f"sha256 of {len(m.files)} file(s) match the manifest"))
-    checks.append(("shapes", True, f"extractor {m.frame.height}x{m.frame.width}x3 -> {m.feature_size}"
-                   + (f"; head {m.window}x{m.feature_size} -> {len(m.labels)}" if m.has_head else "; no head")))
+    checks.append(
+        (
+            "shapes",
+            True,
+            f"extractor {m.frame.height}x{m.frame.width}x3 -> {m.feature_size}"
+            + (f"; head {m.sampling.window}x{m.feature_size} -> {len(m.labels)}" if m.has_head else "; no head"),
+        )
+    )
     if m.has_head:
         checks.append(("labels", True, f"{len(m.labels)} labels, one per head output"))
     providers: dict[str, str] = {}
@@ -86,8 +97,15 @@ def _check_probe(bundle: Bundle, role: str, device: str) -> tuple[bool, str, str
     except (KeyError, TypeError, ValueError) as exc:
         return False, f"{path}: malformed probe in the manifest ({type(exc).__name__}: {exc})", None, None
     if probe.get("input_sha256") and input_digest(x) != probe["input_sha256"]:
-        return False, (f"{path}: the probe input could not be regenerated identically (NumPy's random stream "
-                       "differs from export time); re-export on this NumPy"), None, None
+        return (
+            False,
+            (
+                f"{path}: the probe input could not be regenerated identically (NumPy's random stream "
+                "differs from export time); re-export on this NumPy"
+            ),
+            None,
+            None,
+        )
     sess = create_session(path, device=device)
     provider = sess.get_providers()[0]
     got = sess.run([sess.get_outputs()[0].name], {sess.get_inputs()[0].name: x})[0]
@@ -97,8 +115,15 @@ def _check_probe(bundle: Bundle, role: str, device: str) -> tuple[bool, str, str
     diff = r["max_abs_diff"]
     if role.endswith("_int8"):
         ok = r["cosine_min"] >= INT8_PROBE_MIN_COSINE
-        return ok, (f"{path}: int8 output vs export time: cosine min {r['cosine_min']:.6f} (need >= "
-                    f"{INT8_PROBE_MIN_COSINE}), max abs diff {diff:.3g} on {provider}"), provider, diff
+        return (
+            ok,
+            (
+                f"{path}: int8 output vs export time: cosine min {r['cosine_min']:.6f} (need >= "
+                f"{INT8_PROBE_MIN_COSINE}), max abs diff {diff:.3g} on {provider}"
+            ),
+            provider,
+            diff,
+        )
     tol = PARITY_TOLERANCE
     if provider == "CUDAExecutionProvider":
         tol = max(tol, CUDA_RELATIVE_TOLERANCE * float(np.abs(expected).max(initial=0.0)))
@@ -111,7 +136,8 @@ def describe(result: VerifyResult) -> list[str]:
     lines = [f"{'ok  ' if ok else 'FAIL'} {name}: {detail}" for name, ok, detail in result.checks]
     if result.ok:
         diff = "n/a" if result.max_abs_diff is None else f"{result.max_abs_diff:.3g}"
-        lines.append(f"verified: all {len(result.checks)} checks hold (max abs diff {diff}; providers "
-                     f"{', '.join(sorted(set(result.providers.values()))) or 'none'})")
+        lines.append(
+            f"verified: all {len(result.checks)} checks hold (max abs diff {diff}; providers "
+            f"{', '.join(sorted(set(result.providers.values()))) or 'none'})"
+        )
     return lines
-

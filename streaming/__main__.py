@@ -1,4 +1,5 @@
 """`python -m streaming` — see streaming.cli."""
+
 import sys
 
 from streaming.cli import main

@@ -11,12 +11,12 @@ fast the machine is, and the tests need no clock.
         if event:
             log.record(event, snapshot=frame_bgr)
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from streaming.atomic import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,7 @@ class AlertEvent:
     def line(self) -> str:
         """One human-readable line for the page's event log."""
         snap = f"  [snapshot {Path(self.snapshot).name}]" if self.snapshot else ""
-        return (f"{self.time[11:19]}  {self.camera}  {self.action}  {self.score:.2f} "
-                f"(held {self.held_s:.1f} s){snap}")
+        return f"{self.time[11:19]}  {self.camera}  {self.action}  {self.score:.2f} (held {self.held_s:.1f} s){snap}"
 
 
 class AlertTracker:
@@ -105,8 +106,14 @@ class AlertTracker:
         held = t - start
         if not fired and held >= rule.min_duration_s:
             self._episodes[camera] = (action, start, True)
-            return AlertEvent(time=datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                              camera=camera, action=action, score=float(score), held_s=held, stream_t=t)
+            return AlertEvent(
+                time=datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                camera=camera,
+                action=action,
+                score=float(score),
+                held_s=held,
+                stream_t=t,
+            )
         self._episodes[camera] = (action, start, fired)
         return None
 
@@ -130,7 +137,7 @@ class AlertLog:
             if snapshot is not None and self.snapshot_dir is not None:
                 name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{event.time[:23]}_{event.camera}_{event.action}") + ".jpg"
                 target = self.snapshot_dir / name
-                _atomic_write_bytes(target, _jpeg(snapshot))
+                atomic_write_bytes(target, _jpeg(snapshot))
                 event = replace(event, snapshot=str(target))
             self.path.parent.mkdir(parents=True, exist_ok=True)
             line = (json.dumps(event.to_dict()) + "\n").encode()
@@ -147,15 +154,3 @@ def _jpeg(frame_bgr: np.ndarray, quality: int = 90) -> bytes:
     if not ok:
         raise ValueError("could not encode the snapshot as JPEG")
     return buf.tobytes()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

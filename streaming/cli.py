@@ -1,9 +1,10 @@
 """`python -m streaming`: run the engine on sources, or replay a data set through it and score it.
 
-    python -m streaming run --source demo --jsonl
-    python -m streaming run --bundle runs/ucf/bundle --source rtsp://cam/stream --source 0
-    python -m streaming replay --bundle B --data data/UCF101 --splits data/UCF101/ucfTrainTestlist --out r.json
+python -m streaming run --source demo --jsonl
+python -m streaming run --bundle runs/ucf/bundle --source rtsp://cam/stream --source 0
+python -m streaming replay --bundle B --data data/UCF101 --splits data/UCF101/ucfTrainTestlist --out r.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,8 @@ import math
 import sys
 from pathlib import Path
 
-from streaming.errors import ActionstreamError, BundleError, run_command
+from streaming.command import run_command
+from streaming.errors import ActionstreamError, BundleError
 from streaming.events import Metrics, Prediction, SourceState, Status
 
 #: Said after the engine load on a metrics line when the engine is at capacity.
@@ -45,17 +47,21 @@ def event_text(event) -> str:
         top = ", ".join(f"{label} {p:.2f}" for label, p in event.topk)
         extra = " [partial: short stream looped]" if event.partial else ""
         raw = f" (window: {event.raw_label} {event.raw_score:.2f})" if event.raw_label != event.label else ""
-        return (f"{event.t:8.2f}s  {event.stream}  {event.label} {event.score:.2f}{raw}  top: {top}  "
-                f"latency {_ms(event.latency_ms)}{extra}")
+        return (
+            f"{event.t:8.2f}s  {event.stream}  {event.label} {event.score:.2f}{raw}  top: {top}  "
+            f"latency {_ms(event.latency_ms)}{extra}"
+        )
     if isinstance(event, Status):
         if event.warmup is not None:
             return f"{'':9}  {event.stream}  {event.reason} {100 * event.warmup:.0f}%"
         return f"{'':9}  {event.stream}  {event.state.value}" + (f": {event.reason}" if event.reason else "")
     if isinstance(event, Metrics):
-        return (f"{'':9}  {event.stream}  capture {event.capture_fps:.1f} fps, features {event.feature_fps:.1f}/s, "
-                f"dropped {event.dropped_frames}, extractor {event.extractor_ms:.1f} ms, head {event.head_ms:.1f} ms, "
-                f"latency p50 {_ms(event.latency_p50_ms)} p95 {_ms(event.latency_p95_ms)}, engine load "
-                f"{100 * event.load:.0f}%{AT_CAPACITY_HINT if event.at_capacity else ''} [{event.provider}]")
+        return (
+            f"{'':9}  {event.stream}  capture {event.capture_fps:.1f} fps, features {event.feature_fps:.1f}/s, "
+            f"dropped {event.dropped_frames}, extractor {event.extractor_ms:.1f} ms, head {event.head_ms:.1f} ms, "
+            f"latency p50 {_ms(event.latency_p50_ms)} p95 {_ms(event.latency_p95_ms)}, engine load "
+            f"{100 * event.load:.0f}%{AT_CAPACITY_HINT if event.at_capacity else ''} [{event.provider}]"
+        )
     return str(event)
 
 
@@ -66,8 +72,9 @@ def _bundle_arg(value: str | None) -> Path:
         return Path(value)
     path = default_bundle_path()
     if not (path / "manifest.json").is_file():
-        raise BundleError(f"no --bundle given and the demo model {path} is missing; run `make demo-model` "
-                          "or pass --bundle DIR")
+        raise BundleError(
+            f"no --bundle given and the demo model {path} is missing; run `make demo-model` or pass --bundle DIR"
+        )
     return path
 
 
@@ -75,8 +82,15 @@ def _engine(args, bundle=None):
     from streaming.engine import Engine, EngineConfig
 
     try:
-        config = EngineConfig(device=args.device, int8=args.int8, int8_head=args.int8_head, hop_s=args.hop, topk=args.topk,
-                              hold_s=args.hold, threads=args.threads)
+        config = EngineConfig(
+            device=args.device,
+            int8=args.int8,
+            int8_head=args.int8_head,
+            hop_s=args.hop,
+            topk=args.topk,
+            hold_s=args.hold,
+            threads=args.threads,
+        )
     except ValueError as exc:
         raise ActionstreamError(str(exc)) from exc
     return Engine(bundle if bundle is not None else _bundle_arg(args.bundle), config)
@@ -126,7 +140,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from export.bundle import atomic_write_text, load_bundle
+    from streaming.atomic import atomic_write_text
+    from streaming.bundle import load_bundle
     from streaming.replay import check_clips, dataset_clips, replay_report
 
     if args.parallel < 1:
@@ -134,13 +149,14 @@ def cmd_replay(args) -> int:
     classes = ",".join(args.classes) if args.classes else None
     clips, notes = dataset_clips(Path(args.data), Path(args.splits) if args.splits else None, args.split, classes)
     if args.limit is not None:
-        clips = clips[:args.limit]
+        clips = clips[: args.limit]
     bundle = load_bundle(_bundle_arg(args.bundle))
     check_clips(clips, bundle.manifest.labels)  # before any session starts: a wrong bundle fails in one line
     engine = _engine(args, bundle)
     try:
-        report = replay_report(engine, clips, parallel=args.parallel, offline=not args.no_offline,
-                               progress=not args.quiet)
+        report = replay_report(
+            engine, clips, parallel=args.parallel, offline=not args.no_offline, progress=not args.quiet
+        )
     except KeyboardInterrupt:
         engine.stop()
         print("stopped", file=sys.stderr)
@@ -153,9 +169,11 @@ def cmd_replay(args) -> int:
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f}%"
 
-    line = (f"{report['clips_scored']}/{report['clips_total']} clips, {report['windows']} windows: "
-            f"clip accuracy {pct(report['clip_accuracy'])}, window {pct(report['window_accuracy'])}, "
-            f"smoothed {pct(report['smoothed_accuracy'])}, top-{report['topk']} {pct(report['clip_topk_accuracy'])}")
+    line = (
+        f"{report['clips_scored']}/{report['clips_total']} clips, {report['windows']} windows: "
+        f"clip accuracy {pct(report['clip_accuracy'])}, window {pct(report['window_accuracy'])}, "
+        f"smoothed {pct(report['smoothed_accuracy'])}, top-{report['topk']} {pct(report['clip_topk_accuracy'])}"
+    )
     if "offline_clip_accuracy" in report:
         line += f"; offline clip accuracy {pct(report['offline_clip_accuracy'])}"
     print(line)
@@ -165,25 +183,36 @@ def cmd_replay(args) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="model bundle folder (default: the demo model, models/demo)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                   help="ONNX Runtime device: auto uses CUDA when it can load, else CPU")
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="ONNX Runtime device: auto uses CUDA when it can load, else CPU",
+    )
     p.add_argument("--int8", action="store_true", help="use the bundle's int8 extractor (extractor.int8.onnx)")
     p.add_argument("--int8-head", action="store_true", help="use the bundle's int8 head (head.int8.onnx)")
     p.add_argument("--hop", type=float, default=1.0, metavar="S", help="seconds of stream between predictions")
     p.add_argument("--topk", type=int, default=5, help="classes listed per prediction")
-    p.add_argument("--hold", type=float, default=1.0, metavar="S",
-                   help="seconds a new label must lead before it is shown")
+    p.add_argument(
+        "--hold", type=float, default=1.0, metavar="S", help="seconds a new label must lead before it is shown"
+    )
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: its default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m streaming",
-                                 description="Real-time action recognition on video streams.")
+    ap = argparse.ArgumentParser(
+        prog="python -m streaming", description="Real-time action recognition on video streams."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="rolling predictions from files, webcams, RTSP/HTTP cameras")
     _common(run)
-    run.add_argument("--source", action="append", required=True, metavar="SRC",
-                     help="'demo', a camera index (0), an rtsp/rtsps/http/https URL, or a video file; repeatable")
+    run.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="SRC",
+        help="'demo', a camera index (0), an rtsp/rtsps/http/https URL, or a video file; repeatable",
+    )
     run.add_argument("--fast", action="store_true", help="replay files as fast as possible, dropping nothing")
     run.add_argument("--loop", action="store_true", help="replay files forever")
     run.add_argument("--jsonl", action="store_true", help="one JSON object per line per event")
@@ -195,8 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--data", required=True, metavar="DIR", help="UCF101-style folder: <Class>/<clip>.avi")
     rep.add_argument("--splits", metavar="DIR", help="split lists folder (ucfTrainTestlist); test clips of --split")
     rep.add_argument("--split", metavar="N", help="1, 2, 3 (official; needs --splits), seed or first-90")
-    rep.add_argument("--classes", nargs="+", metavar="C",
-                     help="a preset (seed-final, seed-experiment), class names, or a file of names")
+    rep.add_argument(
+        "--classes",
+        nargs="+",
+        metavar="C",
+        help="a preset (seed-final, seed-experiment), class names, or a file of names",
+    )
     rep.add_argument("--out", required=True, metavar="REPORT.json")
     rep.add_argument("--parallel", type=int, default=4, help="clips replayed at once")
     rep.add_argument("--limit", type=int, metavar="N", help="replay only the first N clips")

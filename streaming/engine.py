@@ -14,6 +14,7 @@ One worker thread follows every frame along plain function calls:
 The worker waits on one Event that every source sets when it has a frame or a state change, so it never
 polls. Queues are bounded and buffers preallocated, so memory stays flat over a long run.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,13 +22,13 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
-from export.bundle import Bundle, Manifest, load_bundle
+from streaming.bundle import Bundle, Manifest, load_bundle
 from streaming.errors import SourceError
 from streaming.events import Event, Metrics, Prediction, SourceState, Status
 from streaming.extractor import Extractor
@@ -165,18 +166,18 @@ class _Stream:
     smoother: Smoother
     latest_prediction: Prediction | None = None
     last_frame_t: float | None = None
-    newest_t: float = 0.0               # stream time of the newest feature's frame
+    newest_t: float = 0.0  # stream time of the newest feature's frame
     newest_captured_at: float = 0.0
-    since_prediction: int = 0           # features since the last prediction (or the window restart)
-    window_predictions: int = 0         # predictions since the window restart
-    predictions: int = 0                # predictions ever
-    features: int = 0                   # features ever
-    needs_reset: str = ""               # why the window must restart at the next frame
+    since_prediction: int = 0  # features since the last prediction (or the window restart)
+    window_predictions: int = 0  # predictions since the window restart
+    predictions: int = 0  # predictions ever
+    features: int = 0  # features ever
+    needs_reset: str = ""  # why the window must restart at the next frame
     state: SourceState = SourceState.CONNECTING  # last state said to subscribers
-    terminal: Status | None = None      # ended/failed status, held until the last frames are processed
+    terminal: Status | None = None  # ended/failed status, held until the last frames are processed
     finished: bool = False
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
-    mark_captured: int = 0              # counters at the last metrics event
+    mark_captured: int = 0  # counters at the last metrics event
     mark_features: int = 0
 
 
@@ -209,16 +210,19 @@ class Engine:
         self.extractor = Extractor(self.bundle, int8=config.int8, device=config.device, threads=config.threads)
         self.head = Head(self.bundle, int8=config.int8_head, device=config.device, threads=config.threads)
         self.labels: list[str] = list(self.manifest.labels)
-        self.window = self.manifest.window
-        self.feature_fps = float(self.manifest.sampling.fps)
+        self.window = self.manifest.sampling.window
+        self.feature_fps = float(self.manifest.sampling.feature_rate)
         self.hop = max(1, round(config.hop_s * self.feature_fps))  # features between predictions
         self.topk = min(config.topk, len(self.labels))
         self.provider: str = self.extractor.provider
         if self.manifest.sampling.mode == "segments":
-            log.warning("actionstream: %s was trained with `segments` sampling (40 frames spread over each whole "
-                        "clip); the live engine samples at %g features/s, so its windows span different times "
-                        "than in training and accuracy may drop. Retrain with `--sampling stride` for streaming.",
-                        self.bundle.root, self.feature_fps)
+            log.warning(
+                "actionstream: %s was trained with `segments` sampling (40 frames spread over each whole "
+                "clip); the live engine samples at %g features/s, so its windows span different times "
+                "than in training and accuracy may drop. Retrain with `--sampling stride` for streaming.",
+                self.bundle.root,
+                self.feature_fps,
+            )
         spec = self.manifest.frame
         self._spec = spec
         # preallocated batches: frames for one extractor call, windows for one head call
@@ -298,10 +302,16 @@ class Engine:
             if old is not None and not old.finished:
                 raise SourceError(f"a stream named {source.name!r} is already running; give the source another name")
             self._streams[source.name] = _Stream(
-                id=source.name, source=source,
+                id=source.name,
+                source=source,
                 ring=RingBuffer(self.window, self.manifest.feature_size),
-                smoother=Smoother(len(self.labels), alpha=self.config.ema_alpha, hold_s=self.config.hold_s,
-                                  tolerance_s=0.5 / self.feature_fps))
+                smoother=Smoother(
+                    len(self.labels),
+                    alpha=self.config.ema_alpha,
+                    hold_s=self.config.hold_s,
+                    tolerance_s=0.5 / self.feature_fps,
+                ),
+            )
             self._all_done.clear()
         source.sample_at(self.feature_fps)
         source.attach(self._wake)
@@ -541,8 +551,7 @@ class Engine:
             if st.window_predictions == 0 or st.since_prediction >= self.hop:
                 self._queue_window(st, partial=False)
         elif st.ring.count == 1 or st.ring.count % self.hop == 0:
-            self._publish(Status(stream=st.id, state=st.state, reason="warming up",
-                                 warmup=st.ring.count / self.window))
+            self._publish(Status(stream=st.id, state=st.state, reason="warming up", warmup=st.ring.count / self.window))
 
     def _queue_window(self, st: _Stream, partial: bool) -> None:
         slot = self._window_batch[len(self._pending)]
@@ -567,13 +576,21 @@ class Engine:
         self.head_calls += 1
         for (st, t, captured_at, partial), p in zip(self._pending, probs):
             label, score, smoothed = st.smoother.update(p, t)
-            top = np.argsort(-smoothed)[:self.topk]
+            top = np.argsort(-smoothed)[: self.topk]
             raw = int(np.argmax(p))
             latency_ms = 1000.0 * (time.monotonic() - captured_at)
-            pred = Prediction(stream=st.id, t=float(t), label=self.labels[label], score=score,
-                              topk=[(self.labels[i], float(smoothed[i])) for i in top], latency_ms=latency_ms,
-                              raw_label=self.labels[raw], raw_score=float(p[raw]),
-                              probs=[float(x) for x in p], partial=partial)
+            pred = Prediction(
+                stream=st.id,
+                t=float(t),
+                label=self.labels[label],
+                score=score,
+                topk=[(self.labels[i], float(smoothed[i])) for i in top],
+                latency_ms=latency_ms,
+                raw_label=self.labels[raw],
+                raw_score=float(p[raw]),
+                probs=[float(x) for x in p],
+                partial=partial,
+            )
             st.latest_prediction = pred
             st.predictions += 1
             st.latencies.append(latency_ms)
@@ -589,10 +606,19 @@ class Engine:
         for st in streams:
             captured = st.source.captured
             lat = np.asarray(st.latencies, np.float64)
-            p50, p95 = (np.percentile(lat, [50, 95]) if len(lat) else (math.nan, math.nan))
-            self._publish(Metrics(
-                stream=st.id, capture_fps=(captured - st.mark_captured) / interval_s,
-                feature_fps=(st.features - st.mark_features) / interval_s, dropped_frames=st.source.dropped,
-                extractor_ms=extractor_ms, head_ms=head_ms, latency_p50_ms=float(p50), latency_p95_ms=float(p95),
-                provider=self.provider, load=load))
+            p50, p95 = np.percentile(lat, [50, 95]) if len(lat) else (math.nan, math.nan)
+            self._publish(
+                Metrics(
+                    stream=st.id,
+                    capture_fps=(captured - st.mark_captured) / interval_s,
+                    feature_fps=(st.features - st.mark_features) / interval_s,
+                    dropped_frames=st.source.dropped,
+                    extractor_ms=extractor_ms,
+                    head_ms=head_ms,
+                    latency_p50_ms=float(p50),
+                    latency_p95_ms=float(p95),
+                    provider=self.provider,
+                    load=load,
+                )
+            )
             st.mark_captured, st.mark_features = captured, st.features

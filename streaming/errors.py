@@ -1,9 +1,6 @@
 """Errors a user can cause. CLIs print them as one line and exit non-zero; everything else is a bug."""
-from __future__ import annotations
 
-import argparse
-import sys
-from typing import Callable
+from __future__ import annotations
 
 
 class ActionstreamError(Exception):
@@ -32,16 +29,3 @@ EXIT_INTERRUPTED = 130
 def one_line(exc: BaseException) -> str:
     """An error message folded onto one line (a user sees one line, never a traceback)."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace, interrupted: str) -> int:
-    """Run a CLI subcommand: a user error prints one `error:` line and exits 2; Ctrl-C prints `interrupted`
-    (what was kept, what to do) and exits 130. Shared by the streaming, export and training CLIs."""
-    try:
-        return func(args)
-    except ActionstreamError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f"error: interrupted; {interrupted}", file=sys.stderr)
-        return EXIT_INTERRUPTED

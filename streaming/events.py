@@ -1,9 +1,9 @@
 """What the engine emits. The dashboard, the CLI and the replay evaluation all consume these."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-
 
 #: Engine load (share of time the worker is busy) from which the CLI and the dashboard say it is at capacity.
 AT_CAPACITY_LOAD = 0.9

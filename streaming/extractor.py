@@ -6,11 +6,12 @@ live features come from the same ONNX file through the same preprocessing.
     extractor = Extractor(load_bundle("models/demo"))
     feats = extractor.extract_frames([frame_bgr, ...])   # N×D float32
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from export.bundle import Bundle
+from streaming.bundle import Bundle
 from streaming.onnx_model import OnnxModel
 from streaming.preprocess import FrameSpec, preprocess_batch
 

@@ -1,4 +1,5 @@
 """What the extractor and the head share: one ONNX Runtime session with one input and one output."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Training features and live features are equal only if both go through exactly this code, so nothing
 else in the project resizes, converts colour or scales frames for a model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,13 +34,16 @@ class FrameSpec:
             raise ValueError(f"unknown preprocessing {self.preprocessing!r}; known: {PREPROCESSING_NAMES}")
 
     def to_dict(self) -> dict:
-        return {"height": self.height, "width": self.width, "color": self.color,
-                "preprocessing": self.preprocessing}
+        return {"height": self.height, "width": self.width, "color": self.color, "preprocessing": self.preprocessing}
 
     @classmethod
     def from_dict(cls, d: dict) -> "FrameSpec":
-        return cls(height=int(d["height"]), width=int(d["width"]), color=str(d.get("color", "RGB")),
-                   preprocessing=str(d.get("preprocessing", "inception")))
+        return cls(
+            height=int(d["height"]),
+            width=int(d["width"]),
+            color=str(d.get("color", "RGB")),
+            preprocessing=str(d.get("preprocessing", "inception")),
+        )
 
 
 def preprocess_frame(frame_bgr: np.ndarray, spec: FrameSpec, out: np.ndarray | None = None) -> np.ndarray:

@@ -4,6 +4,7 @@ onnxruntime-gpu lists CUDA (and TensorRT) as available even where no CUDA librar
 multi-line errors and silently runs on CPU when asked for them. So we probe once whether the CUDA provider
 library can actually load, decide, say it once, and check what each session really got.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -72,7 +73,7 @@ def choose_providers(device: str = "auto") -> ProviderChoice:
     return ProviderChoice(("CPUExecutionProvider",), f"CPU (CUDA not usable: {reason})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _announce(text: str) -> None:
     log.warning(text)
 
@@ -102,6 +103,7 @@ def create_session(path: str | os.PathLike, device: str = "auto", threads: int =
     except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types for a corrupt file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         from streaming.errors import BundleError
+
         raise BundleError(f"{path}: not a loadable ONNX model ({first[:200]})") from exc
     if choice.uses_cuda and "CUDAExecutionProvider" not in sess.get_providers():
         if device == "cuda":

@@ -2,12 +2,13 @@
 
 Every clip is replayed as fast as possible with nothing dropped (FileSource realtime=False), a few at a time
 so their frames share extractor batches. The same clips are then scored offline by training's own path
-(training.features.extract_clip + training.sampling.clip_windows, the same head), so the report shows
+(streaming.clip_features.extract_clip + streaming.clip_sampling.clip_windows, the same head), so the report shows
 whether the live engine keeps the trained model's accuracy.
 
     engine = Engine("models/demo", EngineConfig(device="cpu"))
     report = replay_report(engine, [ReplayClip(Path("a.avi"), "Wave"), ...])
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,9 +39,9 @@ class ClipRun:
     """What the engine said about one clip."""
 
     clip: ReplayClip
-    t: list[float] = field(default_factory=list)          # stream time of each window's newest frame
-    raw: list[int] = field(default_factory=list)          # argmax of each window
-    smoothed: list[int] = field(default_factory=list)     # displayed (EMA + hysteresis) label of each window
+    t: list[float] = field(default_factory=list)  # stream time of each window's newest frame
+    raw: list[int] = field(default_factory=list)  # argmax of each window
+    smoothed: list[int] = field(default_factory=list)  # displayed (EMA + hysteresis) label of each window
     probs: list[list[float]] = field(default_factory=list)
     partial: bool = False
     end_state: str = ""
@@ -48,8 +49,9 @@ class ClipRun:
     duration_s: float = 0.0
 
 
-def replay_clips(engine: Engine, clips: list[ReplayClip], parallel: int = DEFAULT_PARALLEL,
-                 progress: bool = True) -> list[ClipRun]:
+def replay_clips(
+    engine: Engine, clips: list[ReplayClip], parallel: int = DEFAULT_PARALLEL, progress: bool = True
+) -> list[ClipRun]:
     """Run every clip through `engine` (started here if needed), `parallel` streams at a time."""
     from tqdm import tqdm
 
@@ -109,11 +111,11 @@ def replay_clips(engine: Engine, clips: list[ReplayClip], parallel: int = DEFAUL
 
 def offline_clip_probs(engine: Engine, path: Path) -> np.ndarray:
     """Window probabilities (K×C) of one clip by training's path: extract_clip + clip_windows, same head."""
-    from training.features import extract_clip
-    from training.sampling import SamplingSpec, clip_windows
+    from streaming.clip_features import extract_clip
+    from streaming.clip_sampling import clip_windows
 
     m = engine.manifest
-    spec = SamplingSpec(m.sampling.mode, m.sampling.fps, m.window)
+    spec = m.sampling
     feats = extract_clip(path, engine.extractor, spec).feats
     return engine.head(clip_windows(feats, spec, hop=engine.hop))
 
@@ -142,17 +144,28 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
     clip_true, clip_probs, offline_probs = [], [], []
     changes, minutes = 0, 0.0
     for run in tqdm(runs, desc="offline", unit="clip", disable=not (progress and offline)):
-        entry = {"path": str(run.clip.path), "true": run.clip.label, "predicted": None, "windows": len(run.probs),
-                 "end": run.end_state, "end_reason": run.end_reason, "duration_s": round(run.duration_s, 3)}
+        entry = {
+            "path": str(run.clip.path),
+            "true": run.clip.label,
+            "predicted": None,
+            "windows": len(run.probs),
+            "end": run.end_state,
+            "end_reason": run.end_reason,
+            "duration_s": round(run.duration_s, 3),
+        }
         clips_out.append(entry)
         if not run.probs:
             continue
         y = index[run.clip.label]
         probs = np.asarray(run.probs, np.float32)
         mean = probs.mean(axis=0)
-        entry.update(predicted=labels[int(np.argmax(mean))], score=round(float(mean.max()), 5),
-                     partial=run.partial, window_accuracy=round(float(np.mean(np.asarray(run.raw) == y)), 5),
-                     smoothed_accuracy=round(float(np.mean(np.asarray(run.smoothed) == y)), 5))
+        entry.update(
+            predicted=labels[int(np.argmax(mean))],
+            score=round(float(mean.max()), 5),
+            partial=run.partial,
+            window_accuracy=round(float(np.mean(np.asarray(run.raw) == y)), 5),
+            smoothed_accuracy=round(float(np.mean(np.asarray(run.smoothed) == y)), 5),
+        )
         hits = [t for t, s in zip(run.t, run.smoothed) if s == y]
         entry["time_to_first_correct_s"] = round(hits[0], 3) if hits else None
         if hits:
@@ -181,31 +194,44 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
     y_c = np.asarray(clip_true, np.int64)
     p_c = np.asarray(clip_probs, np.float32).reshape(-1, len(labels))
     report = {
-        "bundle": str(engine.bundle.root), "labels": labels, "window": engine.window,
-        "feature_fps": engine.feature_fps, "sampling_mode": engine.manifest.sampling.mode,
-        "hop_features": engine.hop, "provider": engine.provider, "topk": k,
-        "clips_total": len(runs), "clips_scored": len(scored),
-        "clips_failed": [{"path": str(r.clip.path), "reason": r.end_reason or "no prediction"}
-                         for r in runs if not r.probs],
+        "bundle": str(engine.bundle.root),
+        "labels": labels,
+        "window": engine.window,
+        "feature_fps": engine.feature_fps,
+        "sampling_mode": engine.manifest.sampling.mode,
+        "hop_features": engine.hop,
+        "provider": engine.provider,
+        "topk": k,
+        "clips_total": len(runs),
+        "clips_scored": len(scored),
+        "clips_failed": [
+            {"path": str(r.clip.path), "reason": r.end_reason or "no prediction"} for r in runs if not r.probs
+        ],
         "windows": int(len(y_w)),
-        "clip_accuracy": _top_k(p_c, y_c, 1), "clip_topk_accuracy": _top_k(p_c, y_c, k),
-        "window_accuracy": _top_k(p_w, y_w, 1), "window_topk_accuracy": _top_k(p_w, y_w, k),
+        "clip_accuracy": _top_k(p_c, y_c, 1),
+        "clip_topk_accuracy": _top_k(p_c, y_c, k),
+        "window_accuracy": _top_k(p_w, y_w, 1),
+        "window_topk_accuracy": _top_k(p_w, y_w, k),
         "smoothed_accuracy": _mean([float(h) for h in smoothed_hits]),
         "median_time_to_first_correct_s": statistics.median(first_correct) if first_correct else None,
         "clips_never_correct": len(scored) - len(first_correct),
         "label_changes_per_minute": changes / minutes if minutes > 0 else None,
         "per_class_clip_accuracy": {
-            labels[c]: float(np.mean(np.argmax(p_c[y_c == c], axis=1) == c)) for c in sorted(set(y_c.tolist()))},
+            labels[c]: float(np.mean(np.argmax(p_c[y_c == c], axis=1) == c)) for c in sorted(set(y_c.tolist()))
+        },
     }
     if offline and offline_probs:
         p_o = np.asarray(offline_probs, np.float32)
         ok = np.isfinite(p_o).all(axis=1)
         report["offline_clip_accuracy"] = _top_k(p_o[ok], y_c[ok], 1)
         report["offline_clip_topk_accuracy"] = _top_k(p_o[ok], y_c[ok], k)
-        report["engine_offline_agreement"] = float(np.mean(np.argmax(p_o[ok], 1) == np.argmax(p_c[ok], 1))) \
-            if ok.any() else None
-        report["offline_note"] = ("training's evaluation path: extract_clip + clip_windows with the engine's hop "
-                                  "(the same windows the engine classifies), same ONNX sessions, no engine")
+        report["engine_offline_agreement"] = (
+            float(np.mean(np.argmax(p_o[ok], 1) == np.argmax(p_c[ok], 1))) if ok.any() else None
+        )
+        report["offline_note"] = (
+            "training's evaluation path: extract_clip + clip_windows with the engine's hop "
+            "(the same windows the engine classifies), same ONNX sessions, no engine"
+        )
     report["clips"] = clips_out
     return _json_safe(report)
 
@@ -228,13 +254,20 @@ def check_clips(clips: list[ReplayClip], labels: list[str]) -> None:
     unknown = sorted({c.label for c in clips} - set(labels))
     if unknown:
         shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        raise ActionstreamError(f"the clips' classes {shown} are not among the bundle's labels "
-                                f"({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''}); replay clips of "
-                                "the classes the model knows (--classes) or use the matching bundle")
+        raise ActionstreamError(
+            f"the clips' classes {shown} are not among the bundle's labels "
+            f"({', '.join(labels[:10])}{', ...' if len(labels) > 10 else ''}); replay clips of "
+            "the classes the model knows (--classes) or use the matching bundle"
+        )
 
 
-def replay_report(engine: Engine, clips: list[ReplayClip], parallel: int = DEFAULT_PARALLEL, offline: bool = True,
-                  progress: bool = True) -> dict:
+def replay_report(
+    engine: Engine,
+    clips: list[ReplayClip],
+    parallel: int = DEFAULT_PARALLEL,
+    offline: bool = True,
+    progress: bool = True,
+) -> dict:
     """Replay and score; also records the wall time and the engine's throughput."""
     check_clips(clips, engine.labels)
     t0 = time.monotonic()
@@ -247,11 +280,12 @@ def replay_report(engine: Engine, clips: list[ReplayClip], parallel: int = DEFAU
     return report
 
 
-def dataset_clips(data: Path, splits: Path | None = None, split: str | None = None,
-                  classes: str | None = None) -> tuple[list[ReplayClip], dict]:
+def dataset_clips(
+    data: Path, splits: Path | None = None, split: str | None = None, classes: str | None = None
+) -> tuple[list[ReplayClip], dict]:
     """The clips to replay: the test clips of a split, or every clip under `data`; plus notes for the report."""
-    from training.datasets import discover, select_classes
-    from training.splits import make_split
+    from streaming.datasets import discover, select_classes
+    from streaming.splits import make_split
 
     class_ind = Path(splits) / "classInd.txt" if splits is not None else None
     dataset = discover(Path(data), class_ind=class_ind if class_ind is not None and class_ind.is_file() else None)
@@ -265,6 +299,5 @@ def dataset_clips(data: Path, splits: Path | None = None, split: str | None = No
     else:
         s = make_split(dataset, split, splits)
         chosen = s.test
-        notes.update(split=s.name, missing=len(s.missing), missing_examples=s.missing[:10],
-                     group_leaks=s.group_leaks)
+        notes.update(split=s.name, missing=len(s.missing), missing_examples=s.missing[:10], group_leaks=s.group_leaks)
     return [ReplayClip(Path(c.path), c.label) for c in chosen], notes

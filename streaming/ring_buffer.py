@@ -7,6 +7,7 @@ view, not a copy, so a long run keeps memory flat and the head gets its input wi
     ring.push(feature)                 # O(1)
     if ring.full: head(ring.view()[None])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,14 +46,14 @@ class RingBuffer:
         """The held rows, oldest first (len(self) × dim), as a read-only view valid until the next push."""
         n = len(self)
         start = self._next + self.window - n
-        v = self._data[start:start + n]
+        v = self._data[start : start + n]
         v.flags.writeable = False
         return v
 
     def copy_to(self, out: np.ndarray) -> np.ndarray:
         """Copy the ordered rows into `out` (e.g. a slot of a preallocated head batch)."""
         v = self.view()
-        out[:len(v)] = v
+        out[: len(v)] = v
         return out
 
     def reset(self) -> None:

@@ -3,13 +3,54 @@
 The same code picks frames in training (`stride` sampling) and in the live engine, so a 40-step window spans
 the same seconds in both, whether the source runs at 25, 29.97, 30 fps or irregularly.
 """
+
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 #: A frame this much earlier than its due time still counts as on time (absorbs float rounding).
 DUE_TOLERANCE_S = 1e-3
+#: How many features the head sees at once, and how many features per second: a window spans 4 s by default.
+DEFAULT_WINDOW = 40
+DEFAULT_FEATURE_RATE = 10.0
+SAMPLING_MODES = ("stride", "segments")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a head's features are sampled: the one contract training, the bundle and the live engine share.
+
+    `stride`: features at `feature_rate` per second (by timestamp), cut into `window`-step windows; the live
+    engine does exactly this. `segments`: one feature from each of `window` equal segments of a clip (the
+    original report's method); a window spans the whole clip, so the live engine only approximates it.
+    `feature_rate` is features per second, never a video's frame rate.
+    """
+
+    mode: str = "stride"
+    feature_rate: float = DEFAULT_FEATURE_RATE
+    window: int = DEFAULT_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.mode not in SAMPLING_MODES:
+            raise ValueError(f"sampling mode must be one of {', '.join(SAMPLING_MODES)}, got {self.mode!r}")
+        rate = self.feature_rate
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not (math.isfinite(rate) and 0 < rate <= 1000)
+        ):
+            raise ValueError(f"feature rate must be a number in (0, 1000] features per second, got {rate!r}")
+        if isinstance(self.window, bool) or not isinstance(self.window, numbers.Integral) or self.window < 1:
+            raise ValueError(f"window must be a positive whole number of steps, got {self.window!r}")
+        object.__setattr__(self, "feature_rate", float(rate))  # one spelling: 10 and 10.0 are the same
+        object.__setattr__(self, "window", int(self.window))
+
+    @property
+    def window_seconds(self) -> float:
+        """How long a stride window spans (segments windows span whole clips instead)."""
+        return self.window / self.feature_rate
 
 
 @dataclass
@@ -19,20 +60,20 @@ class RateSampler:
     The first frame is always taken; after that, the first frame at or after each due time t0 + k/fps.
     Gaps longer than one period skip the missed due times instead of bursting to catch up.
 
-        sampler = RateSampler(fps=10)
+        sampler = RateSampler(feature_rate=10)
         due = [t for t in frame_times if sampler.take(t)]
     """
 
-    fps: float
+    feature_rate: float
     next_due: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        if not (self.fps > 0 and math.isfinite(self.fps)):
-            raise ValueError(f"feature rate must be a positive number, got {self.fps}")
+        if not (self.feature_rate > 0 and math.isfinite(self.feature_rate)):
+            raise ValueError(f"feature rate must be a positive number, got {self.feature_rate}")
 
     @property
     def period(self) -> float:
-        return 1.0 / self.fps
+        return 1.0 / self.feature_rate
 
     def take(self, t: float) -> bool:
         if self.next_due is None:
@@ -49,9 +90,9 @@ class RateSampler:
         self.next_due = None
 
 
-def stride_indices(times: list[float], fps: float) -> list[int]:
+def stride_indices(times: list[float], feature_rate: float) -> list[int]:
     """Indices of the frames a RateSampler takes from a clip with these frame times."""
-    sampler = RateSampler(fps)
+    sampler = RateSampler(feature_rate)
     return [i for i, t in enumerate(times) if sampler.take(t)]
 
 

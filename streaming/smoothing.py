@@ -7,6 +7,7 @@ of stream time (stream time, so a replay at full speed behaves exactly like the 
     smoother = Smoother(n_classes=3, alpha=0.5, hold_s=1.0)
     label_index, score, probs = smoother.update(window_probs, t)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,8 @@ class Smoother:
     def reset(self) -> None:
         self.probs[:] = 0.0
         self.started = False
-        self.label: int = -1          # displayed label index (-1: nothing yet)
-        self._candidate: int = -1     # label leading the EMA but not yet displayed
+        self.label: int = -1  # displayed label index (-1: nothing yet)
+        self._candidate: int = -1  # label leading the EMA but not yet displayed
         self._candidate_since = 0.0
 
     def update(self, window_probs: np.ndarray, t: float) -> tuple[int, float, np.ndarray]:
@@ -51,7 +52,7 @@ class Smoother:
             self.probs[:] = p
             self.started = True
         else:
-            self.probs *= (1.0 - self.alpha)
+            self.probs *= 1.0 - self.alpha
             self.probs += self.alpha * p
         lead = int(np.argmax(self.probs))
         if self.label < 0:

@@ -12,6 +12,7 @@ engine step then costs nothing, where a queue of every 25 fps frame would overfl
     frame = source.read(timeout=1.0)      # Frame(t, image, captured_at) or None
     source.stop()
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,8 +67,9 @@ class Source:
     `latest` is the newest captured frame, queued or not (what a preview shows).
     """
 
-    def __init__(self, name: str, queue_frames: int = LIVE_QUEUE_FRAMES, drop_oldest: bool = True,
-                 queue_bytes: int | None = None):
+    def __init__(
+        self, name: str, queue_frames: int = LIVE_QUEUE_FRAMES, drop_oldest: bool = True, queue_bytes: int | None = None
+    ):
         if not name:
             raise SourceError("a source needs a non-empty name")
         if queue_frames <= 0:
@@ -226,24 +228,34 @@ class FileSource(Source):
     A replay queues REPLAY_QUEUE_FRAMES ahead, fewer for large frames (REPLAY_QUEUE_BYTES), unless
     `queue_frames` is given."""
 
-    def __init__(self, path: str | os.PathLike, name: str | None = None, realtime: bool = True, loop: bool = False,
-                 queue_frames: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        name: str | None = None,
+        realtime: bool = True,
+        loop: bool = False,
+        queue_frames: int | None = None,
+    ):
         p = Path(path)
         if not p.exists():
             raise SourceError(f"{p}: no such video file")
         if not p.is_file():
             raise SourceError(f"{p}: not a file")
         capped = not realtime and queue_frames is None
-        super().__init__(name or p.stem, queue_frames or (LIVE_QUEUE_FRAMES if realtime else REPLAY_QUEUE_FRAMES),
-                         drop_oldest=realtime, queue_bytes=REPLAY_QUEUE_BYTES if capped else None)
+        super().__init__(
+            name or p.stem,
+            queue_frames or (LIVE_QUEUE_FRAMES if realtime else REPLAY_QUEUE_FRAMES),
+            drop_oldest=realtime,
+            queue_bytes=REPLAY_QUEUE_BYTES if capped else None,
+        )
         self.path = p
         self.realtime = realtime
         self.loop = loop
 
     def _run(self) -> None:
         self._set_state(SourceState.CONNECTING, f"opening {self.path.name}")
-        offset = 0.0      # stream time added to each pass when looping
-        clock0 = None     # monotonic time of stream time 0 (realtime pacing)
+        offset = 0.0  # stream time added to each pass when looping
+        clock0 = None  # monotonic time of stream time 0 (realtime pacing)
         while True:
             reader = FrameReader(self.path)  # SourceError -> FAILED with the file's reason
             last_t = None
@@ -276,8 +288,14 @@ class _CaptureSource(Source):
     shows, and the engine restarts the window instead of joining features from both sides of it).
     """
 
-    def __init__(self, name: str, backoff_initial_s: float, backoff_max_s: float, retry_first_open: bool,
-                 queue_frames: int = LIVE_QUEUE_FRAMES):
+    def __init__(
+        self,
+        name: str,
+        backoff_initial_s: float,
+        backoff_max_s: float,
+        retry_first_open: bool,
+        queue_frames: int = LIVE_QUEUE_FRAMES,
+    ):
         if not 0 < backoff_initial_s <= backoff_max_s:
             raise ValueError(f"need 0 < backoff_initial_s <= backoff_max_s, got {backoff_initial_s}, {backoff_max_s}")
         super().__init__(name, queue_frames, drop_oldest=True)
@@ -321,8 +339,11 @@ class _CaptureSource(Source):
                         self._emit(image, now - t0, now)
                 finally:
                     cap.release()
-                problem = ("stream lost (connection closed or no frame within the read timeout)" if got_frame
-                           else f"{self._describe()} opened but sent no frame")
+                problem = (
+                    "stream lost (connection closed or no frame within the read timeout)"
+                    if got_frame
+                    else f"{self._describe()} opened but sent no frame"
+                )
             if self._stop.is_set():
                 return
             if not been_live and not self.retry_first_open:
@@ -338,8 +359,16 @@ class _CaptureSource(Source):
 class CameraSource(_CaptureSource):
     """A local camera by index (/dev/video<index> on Linux); stream time = seconds since its first frame."""
 
-    def __init__(self, index: int, name: str | None = None, width: int | None = None, height: int | None = None,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 10.0, retry_first_open: bool = False):
+    def __init__(
+        self,
+        index: int,
+        name: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        retry_first_open: bool = False,
+    ):
         if index < 0:
             raise SourceError(f"camera index must be >= 0, got {index}")
         super().__init__(name or f"camera{index}", backoff_initial_s, backoff_max_s, retry_first_open)
@@ -393,12 +422,21 @@ class NetworkSource(_CaptureSource):
     that may come up later.
     """
 
-    def __init__(self, url: str, name: str | None = None, open_timeout_s: float = 5.0, read_timeout_s: float = 3.0,
-                 backoff_initial_s: float = 0.5, backoff_max_s: float = 10.0, retry_first_open: bool = False):
+    def __init__(
+        self,
+        url: str,
+        name: str | None = None,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 3.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 10.0,
+        retry_first_open: bool = False,
+    ):
         parts = urlsplit(url)
         if parts.scheme.lower() not in NETWORK_SCHEMES:
-            raise SourceError(f"{safe_url(url)}: unsupported URL scheme {parts.scheme!r}; "
-                              f"use one of {', '.join(NETWORK_SCHEMES)}")
+            raise SourceError(
+                f"{safe_url(url)}: unsupported URL scheme {parts.scheme!r}; use one of {', '.join(NETWORK_SCHEMES)}"
+            )
         if not parts.hostname:
             raise SourceError(f"{safe_url(url)}: malformed URL (no host)")
         if open_timeout_s <= 0 or read_timeout_s <= 0:
@@ -415,17 +453,26 @@ class NetworkSource(_CaptureSource):
         if urlsplit(self.url).scheme.lower().startswith("rtsp"):
             # read by OpenCV at every open; a user's own setting wins
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
-        cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG,
-                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
-                                cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout_s * 1000)])
+        cap = cv2.VideoCapture(
+            self.url,
+            cv2.CAP_FFMPEG,
+            [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                int(self.open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                int(self.read_timeout_s * 1000),
+            ],
+        )
         if not cap.isOpened():
             cap.release()
             return None
         return cap
 
     def _open_failure(self) -> str:
-        return (f"cannot open {safe_url(self.url)} (refused, no answer within {self.open_timeout_s:g} s, "
-                "or not a video stream)")
+        return (
+            f"cannot open {safe_url(self.url)} (refused, no answer within {self.open_timeout_s:g} s, "
+            "or not a video stream)"
+        )
 
 
 class PushSource(Source):
@@ -447,10 +494,15 @@ class PushSource(Source):
 
     def push(self, image_bgr: np.ndarray, t: float | None = None) -> bool:
         """Queue one frame; False if it was refused (source closed, or `t` not after the previous frame)."""
-        if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8 or not (
-                image_bgr.ndim == 2 or (image_bgr.ndim == 3 and image_bgr.shape[2] in (3, 4))):
-            raise ValueError("push() needs an H×W×3 (BGR), H×W×4 or H×W uint8 numpy image, got "
-                             f"{getattr(image_bgr, 'shape', type(image_bgr))} {getattr(image_bgr, 'dtype', '')}")
+        if (
+            not isinstance(image_bgr, np.ndarray)
+            or image_bgr.dtype != np.uint8
+            or not (image_bgr.ndim == 2 or (image_bgr.ndim == 3 and image_bgr.shape[2] in (3, 4)))
+        ):
+            raise ValueError(
+                "push() needs an H×W×3 (BGR), H×W×4 or H×W uint8 numpy image, got "
+                f"{getattr(image_bgr, 'shape', type(image_bgr))} {getattr(image_bgr, 'dtype', '')}"
+            )
         if self.state in TERMINAL_STATES:
             return False
         now = time.monotonic()
@@ -489,6 +541,7 @@ def open_source(spec: str, name: str | None = None, realtime: bool = True, loop:
         raise SourceError("empty source; give a file path, a camera index, an rtsp/http(s) URL, or 'demo'")
     if spec == "demo":
         from streaming.demo import demo_clip_path
+
         return FileSource(demo_clip_path(), name=name or "demo", realtime=realtime, loop=loop)
     if spec.isdigit():
         return CameraSource(int(spec), name=name)
@@ -497,7 +550,9 @@ def open_source(spec: str, name: str | None = None, realtime: bool = True, loop:
     scheme = urlsplit(spec).scheme.lower()
     if len(scheme) > 1:  # one letter would be a Windows drive
         if scheme not in NETWORK_SCHEMES:
-            raise SourceError(f"{safe_url(spec)}: unsupported source scheme {scheme!r}; "
-                              f"use {', '.join(NETWORK_SCHEMES)}, a file path, a camera index or 'demo'")
+            raise SourceError(
+                f"{safe_url(spec)}: unsupported source scheme {scheme!r}; "
+                f"use {', '.join(NETWORK_SCHEMES)}, a file path, a camera index or 'demo'"
+            )
         return NetworkSource(spec, name=name)
     return FileSource(spec, name=name, realtime=realtime, loop=loop)

@@ -9,12 +9,13 @@ one-line SourceError saying why and what to type instead.
     spec = check_source("rtsp://cam.local:8554/live", clips)    # returns the string to give open_source()
     check_source("file:///etc/passwd", clips)                   # raises SourceError
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from streaming.errors import SourceError
@@ -77,12 +78,15 @@ def check_url(text: str) -> str:
     m = _SCHEME.match(text)
     scheme = m.group(1).lower() if m else ""
     if scheme == "file":
-        raise SourceError("file:// URLs are refused: local files can only be replayed from the clip list "
-                          "(folders the operator passed with --clips)")
+        raise SourceError(
+            "file:// URLs are refused: local files can only be replayed from the clip list "
+            "(folders the operator passed with --clips)"
+        )
     if scheme not in ALLOWED_SCHEMES:
-        raise SourceError(f"URL scheme {scheme + ':'!r} is refused; allowed: "
-                          + ", ".join(s + "://" for s in ALLOWED_SCHEMES))
-    if not text[len(scheme) + 1:].startswith("//"):
+        raise SourceError(
+            f"URL scheme {scheme + ':'!r} is refused; allowed: " + ", ".join(s + "://" for s in ALLOWED_SCHEMES)
+        )
+    if not text[len(scheme) + 1 :].startswith("//"):
         raise SourceError(f"malformed URL {redact_url(text)!r}: expected {scheme}://host[:port]/path")
     if any(c.isspace() for c in text):
         raise SourceError(f"malformed URL {redact_url(text)!r}: it contains spaces")
@@ -102,11 +106,15 @@ def check_url(text: str) -> str:
 def check_clip_path(text: str, clip_folders: ClipFolders) -> Path:
     """A local path is allowed only if, after following symlinks and '..', it is a file inside a clips folder."""
     if text.isdigit():
-        raise SourceError("server cameras cannot be opened from the page; use the Webcam source (your browser's "
-                          "camera) or a camera URL")
+        raise SourceError(
+            "server cameras cannot be opened from the page; use the Webcam source (your browser's "
+            "camera) or a camera URL"
+        )
     if not clip_folders.roots:
-        raise SourceError("local paths are refused: this dashboard has no clip folders (the operator can add "
-                          "some with --clips DIR); use a camera URL, an upload or the demo clip")
+        raise SourceError(
+            "local paths are refused: this dashboard has no clip folders (the operator can add "
+            "some with --clips DIR); use a camera URL, an upload or the demo clip"
+        )
     p = Path(text).expanduser()
     if not p.is_absolute():  # relative to a clips folder ("clip.avi") or naming it ("folder/clip.avi")
         candidates = [root / p for root in clip_folders.roots]
@@ -114,8 +122,10 @@ def check_clip_path(text: str, clip_folders: ClipFolders) -> Path:
         p = next((c for c in candidates if c.exists()), candidates[0])
     resolved = p.resolve()
     if not clip_folders.contains(resolved):
-        raise SourceError(f"{text}: refused, local files must be inside the clip folders "
-                          f"({', '.join(r.name for r in clip_folders.roots)})")
+        raise SourceError(
+            f"{text}: refused, local files must be inside the clip folders "
+            f"({', '.join(r.name for r in clip_folders.roots)})"
+        )
     if not resolved.is_file():
         raise SourceError(f"{text}: no such clip in the clip folders")
     return resolved

@@ -9,6 +9,7 @@ short is judged from the bytes its container declares (AVI, MP4/MOV, Matroska/We
     for t, frame in iter_frames("clip.avi"):
         ...
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,9 +20,9 @@ import shutil
 import struct
 import subprocess
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -30,8 +31,24 @@ from streaming.errors import SourceError
 
 #: File suffixes of the videos this module reads (everything in tests/video_zoo.py), for folder scans; one list
 #: for the whole project instead of one per module.
-VIDEO_SUFFIXES = (".avi", ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ogv",
-                  ".ts", ".m2ts", ".mts", ".gif")
+VIDEO_SUFFIXES = (
+    ".avi",
+    ".mp4",
+    ".m4v",
+    ".mkv",
+    ".mov",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".flv",
+    ".3gp",
+    ".ogv",
+    ".ts",
+    ".m2ts",
+    ".mts",
+    ".gif",
+)
 #: Used only when a file declares no usable frame rate and gives no usable timestamps.
 FALLBACK_FPS = 25.0
 #: Declared frame rates outside this range are not believed (headers say 0, 1000 or 90000 fps).
@@ -128,10 +145,13 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     cap = open_capture(path)
     try:
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
-        return VideoInfo(path=str(path), width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                         height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         fps=_sane_fps(cap.get(cv2.CAP_PROP_FPS)),
-                         frame_count=int(count) if math.isfinite(count) and 0 < count < 2**31 else 0)
+        return VideoInfo(
+            path=str(path),
+            width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            fps=_sane_fps(cap.get(cv2.CAP_PROP_FPS)),
+            frame_count=int(count) if math.isfinite(count) and 0 < count < 2**31 else 0,
+        )
     finally:
         cap.release()
 
@@ -189,8 +209,12 @@ def _as_bgr8(frame: np.ndarray) -> np.ndarray:
 
 
 def _usable(frame) -> bool:
-    return (isinstance(frame, np.ndarray) and frame.size > 0 and frame.ndim in (2, 3)
-            and (frame.ndim == 2 or frame.shape[2] in (1, 3, 4)))
+    return (
+        isinstance(frame, np.ndarray)
+        and frame.size > 0
+        and frame.ndim in (2, 3)
+        and (frame.ndim == 2 or frame.shape[2] in (1, 3, 4))
+    )
 
 
 class FrameReader:
@@ -263,11 +287,16 @@ class FrameReader:
         n, claimed = self.frames_read, self.info.frame_count
         declared = declared_size(self.path)
         actual = _file_size(self.path)
-        frames = f"decoded {n} of {claimed} frames the header claims" if claimed > 0 else \
-            f"decoded {n} frames ({self.last_t + period:.1f} s)"
+        frames = (
+            f"decoded {n} of {claimed} frames the header claims"
+            if claimed > 0
+            else f"decoded {n} frames ({self.last_t + period:.1f} s)"
+        )
         if declared is not None and actual < declared:
-            return (f"cut short: {frames}; the file holds {actual} of the {declared} bytes its container "
-                    f"declares ({100 * actual / declared:.0f}%)")
+            return (
+                f"cut short: {frames}; the file holds {actual} of the {declared} bytes its container "
+                f"declares ({100 * actual / declared:.0f}%)"
+            )
         claimed_s = self.info.duration_s  # where the count is only duration × fps (Matroska, VFR), the time
         reached_claimed_time = math.isfinite(claimed_s) and self.last_t + period >= 0.9 * claimed_s - 2 * period
         if not (claimed > 0 and n < 0.9 * claimed - 2) or reached_claimed_time:
@@ -283,6 +312,7 @@ def iter_frames(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
 
 
 # -- the ffmpeg fallback -----------------------------------------------------------------------------------
+
 
 def _fourcc(cap: cv2.VideoCapture) -> str:
     code = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
@@ -300,9 +330,24 @@ def _ffprobe_video(ffprobe: str, path: Path) -> tuple[int, int, list[float]] | N
     """(width, height) as ffmpeg will output it (rotation applied) and the video packets' times, sorted."""
     try:
         entries = "stream=width,height:stream_side_data=rotation:stream_tags=rotate:packet=pts_time"
-        out = subprocess.run([ffprobe, "-v", "error", "-select_streams", "V:0", "-show_entries", entries, "-of", "json",
-                              _ffmpeg_url(path)], capture_output=True, text=True, timeout=FFPROBE_TIMEOUT_S,
-                             stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            [
+                ffprobe,
+                "-v",
+                "error",
+                "-select_streams",
+                "V:0",
+                "-show_entries",
+                entries,
+                "-of",
+                "json",
+                _ffmpeg_url(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=FFPROBE_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
         info = json.loads(out.stdout) if out.returncode == 0 else {}
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return None
@@ -339,8 +384,23 @@ def _ffmpeg_frames(path: Path, tools: tuple[str, str], timer: FrameTimer) -> Ite
     if probed is None:
         return
     width, height, times = probed
-    cmd = [ffmpeg, "-nostdin", "-v", "quiet", "-i", _ffmpeg_url(path), "-map", "0:V:0", "-vsync", "passthrough",
-           "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+    cmd = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "quiet",
+        "-i",
+        _ffmpeg_url(path),
+        "-map",
+        "0:V:0",
+        "-vsync",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "pipe:1",
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         for i in itertools.count():
@@ -377,16 +437,34 @@ def _undecodable(path: Path, codec: str, tools: tuple[str, str] | None) -> str:
         return why
     name = f"its {codec} video" if codec else "its video"
     if tools is None:
-        return (f"{name} is damaged or in a codec this OpenCV build cannot decode (AV1 needs a hardware decoder "
-                f"here); install ffmpeg, which actionstream then uses for such files, or {reencode}")
+        return (
+            f"{name} is damaged or in a codec this OpenCV build cannot decode (AV1 needs a hardware decoder "
+            f"here); install ffmpeg, which actionstream then uses for such files, or {reencode}"
+        )
     return f"{name} is damaged, or in a codec neither OpenCV nor ffmpeg here can decode; {reencode}"
 
 
 # -- what a file's bytes say -------------------------------------------------------------------------------
 
 #: Top-level box types that start ISO base media files (MP4, MOV, 3GP, M4A).
-_ISO_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx",
-              b"moof", b"mfra", b"meta", b"pdin", b"prfl", b"junk"}
+_ISO_BOXES = {
+    b"ftyp",
+    b"moov",
+    b"mdat",
+    b"free",
+    b"skip",
+    b"wide",
+    b"pnot",
+    b"uuid",
+    b"styp",
+    b"sidx",
+    b"moof",
+    b"mfra",
+    b"meta",
+    b"pdin",
+    b"prfl",
+    b"junk",
+}
 _EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 _MATROSKA_SEGMENT = b"\x18\x53\x80\x67"
 #: How much of a file's start diagnose() looks at.
@@ -430,7 +508,7 @@ def _ebml_vint(data: bytes, pos: int) -> tuple[int, int, bool] | None:
     if pos + length > len(data):
         return None
     value = first & ((1 << (8 - length)) - 1)
-    for b in data[pos + 1:pos + length]:
+    for b in data[pos + 1 : pos + length]:
         value = (value << 8) | b
     return value, length, value == (1 << (7 * length)) - 1
 
@@ -506,8 +584,10 @@ def diagnose(path: str | os.PathLike, opened: bool = False) -> str:
             if head[4:8] in _ISO_BOXES:
                 boxes = {kind: (start, end) for kind, start, end in _iso_boxes(f, size)}
                 if b"moov" not in boxes:
-                    return ("its MP4/MOV index, the moov box, is missing: the file was cut short while being written "
-                            "or copied; copy it again, or record with `ffmpeg -movflags +faststart`")
+                    return (
+                        "its MP4/MOV index, the moov box, is missing: the file was cut short while being written "
+                        "or copied; copy it again, or record with `ffmpeg -movflags +faststart`"
+                    )
                 start, end = boxes[b"moov"]
                 if end > size:
                     return "its MP4/MOV index is cut short: copy the file again"
@@ -530,7 +610,7 @@ def diagnose(path: str | os.PathLike, opened: bool = False) -> str:
 def _looks_like_text(head: bytes) -> bool:
     for cut in range(4):  # the sniffed bytes may end inside a multi-byte character
         try:
-            text = head[:len(head) - cut].decode("utf-8")
+            text = head[: len(head) - cut].decode("utf-8")
         except UnicodeDecodeError:
             continue
         return bool(text) and sum(c.isprintable() or c in "\r\n\t" for c in text) >= 0.97 * len(text)

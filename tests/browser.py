@@ -9,6 +9,7 @@ skip (with the reason) where it or Playwright is missing.
 
 The README's screenshot comes from the same pieces: `python tests/browser.py --out docs/dashboard.png`.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 #: Flags measured to work headless in a container (no GPU, small /dev/shm, no network).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 APP_START_TIMEOUT_S = 90.0
 #: Generous waits for what the page shows: the machine may be shared with other heavy jobs.
 WAIT_MS = 60_000
@@ -51,13 +60,28 @@ def free_port() -> int:
 class DashboardApp:
     """`python demo_app.py` on a free loopback port, until stop(); its output goes to `log_dir/app.log`."""
 
-    def __init__(self, bundle: Path, clips: list[Path] = (), log_dir: Path | None = None,
-                 extra_args: list[str] = (), env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        bundle: Path,
+        clips: list[Path] = (),
+        log_dir: Path | None = None,
+        extra_args: list[str] = (),
+        env: dict[str, str] | None = None,
+    ):
         self.port = free_port()
         self.log_dir = Path(log_dir) if log_dir else Path.cwd()
         self.alerts_log = self.log_dir / "alerts.jsonl"
-        self.args = [sys.executable, str(REPO / "demo_app.py"), "--bundle", str(bundle), "--port", str(self.port),
-                     "--alerts-log", str(self.alerts_log), *extra_args]
+        self.args = [
+            sys.executable,
+            str(REPO / "demo_app.py"),
+            "--bundle",
+            str(bundle),
+            "--port",
+            str(self.port),
+            "--alerts-log",
+            str(self.alerts_log),
+            *extra_args,
+        ]
         for clip_dir in clips:
             self.args += ["--clips", str(clip_dir)]
         self.env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", **(env or {}))
@@ -70,8 +94,9 @@ class DashboardApp:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> "DashboardApp":
-        self.proc = subprocess.Popen(self.args, cwd=self.log_dir, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            self.args, cwd=self.log_dir, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         threading.Thread(target=self._pump, daemon=True).start()
         deadline = time.monotonic() + APP_START_TIMEOUT_S
         while (remaining := deadline - time.monotonic()) > 0:
@@ -84,8 +109,9 @@ class DashboardApp:
             if "Running on local URL" in line:
                 return self
         self.stop()
-        raise RuntimeError(f"dashboard did not start within {APP_START_TIMEOUT_S:.0f} s; output:\n"
-                           + "".join(self.output[-40:]))
+        raise RuntimeError(
+            f"dashboard did not start within {APP_START_TIMEOUT_S:.0f} s; output:\n" + "".join(self.output[-40:])
+        )
 
     def _pump(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -120,15 +146,17 @@ def launch_chromium(playwright, fake_camera: Path | None = None):
     """Headless Debian Chromium; with `fake_camera` (an MJPEG or y4m file) as the webcam every page sees."""
     args = list(CHROMIUM_ARGS)
     if fake_camera is not None:
-        args += ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                 f"--use-file-for-fake-video-capture={fake_camera}"]
+        args += [
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera}",
+        ]
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
 
 
 def open_dashboard(browser, url: str, camera: bool = False):
     """A new page (own context, so its own Gradio session) with the dashboard loaded and ready."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000},
-                                  permissions=["camera"] if camera else [])
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, permissions=["camera"] if camera else [])
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.goto(url, wait_until="load")  # never "networkidle": the page keeps a stream open while it runs
@@ -141,8 +169,25 @@ def make_fake_camera(clip: Path, out: Path, width: int = 320, height: int = 240)
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise FileNotFoundError("ffmpeg not found (needed to make the fake camera's MJPEG file)")
-    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(clip), "-vf", f"scale={width}:{height}",
-                    "-c:v", "mjpeg", "-q:v", "5", str(out)], check=True, timeout=120)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(clip),
+            "-vf",
+            f"scale={width}:{height}",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "5",
+            str(out),
+        ],
+        check=True,
+        timeout=120,
+    )
     return out
 
 
@@ -157,7 +202,10 @@ def wait_for_markdown(page, elem_id: str, *needles: str, timeout_ms: int = WAIT_
         """([id, needles]) => {
             const el = document.querySelector(`#${id} [data-testid='markdown']`);
             return !!el && needles.every(n => el.innerText.includes(n));
-        }""", arg=[elem_id, list(needles)], timeout=timeout_ms)
+        }""",
+        arg=[elem_id, list(needles)],
+        timeout=timeout_ms,
+    )
     return markdown_text(page, elem_id)
 
 
@@ -167,7 +215,10 @@ def wait_for_markdown_change(page, elem_id: str, old: str, *needles: str, timeou
         """([id, old, needles]) => {
             const el = document.querySelector(`#${id} [data-testid='markdown']`);
             return !!el && el.innerText !== old && needles.every(n => el.innerText.includes(n));
-        }""", arg=[elem_id, old, list(needles)], timeout=timeout_ms)
+        }""",
+        arg=[elem_id, old, list(needles)],
+        timeout=timeout_ms,
+    )
     return markdown_text(page, elem_id)
 
 
@@ -187,7 +238,10 @@ def wait_for_prediction_after(page, n: int, elem_id: str = "live-status", timeou
             const el = document.querySelector(`#${id} [data-testid='markdown']`);
             const m = el && el.innerText.match(/prediction #(\\d+)/);
             return !!m && parseInt(m[1]) > n;
-        }""", arg=[elem_id, n], timeout=timeout_ms)
+        }""",
+        arg=[elem_id, n],
+        timeout=timeout_ms,
+    )
     return markdown_text(page, elem_id)
 
 
@@ -202,7 +256,10 @@ def wait_for_new_image(page, elem_id: str, old_src: str, timeout_ms: int = WAIT_
         """([id, old]) => {
             const img = document.querySelector(`#${id} img`);
             return !!img && !!img.getAttribute('src') && img.getAttribute('src') !== old;
-        }""", arg=[elem_id, old_src], timeout=timeout_ms)
+        }""",
+        arg=[elem_id, old_src],
+        timeout=timeout_ms,
+    )
     return image_src(page, elem_id)
 
 
@@ -212,8 +269,11 @@ def take_screenshot(bundle: Path, out: Path, predictions: int = 20) -> Path:
 
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as work, DashboardApp(bundle, log_dir=Path(work)) as app, \
-            sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory() as work,
+        DashboardApp(bundle, log_dir=Path(work)) as app,
+        sync_playwright() as pw,
+    ):
         browser = launch_chromium(pw)
         page = open_dashboard(browser, app.url)
         page.click("#start")

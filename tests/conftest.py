@@ -2,6 +2,7 @@
 
 Helpers for other areas may add fixtures here; keep each one short and documented.
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,8 +31,10 @@ def tiny_bundle(tmp_path_factory) -> Path:
 def color_clips(tmp_path_factory) -> dict[str, Path]:
     """Real MJPG clips: 'red', 'green', 'blue' (4 s each), 'red_then_blue' (4 s + 6 s), 'short_green' (0.6 s)."""
     d = tmp_path_factory.mktemp("clips")
-    clips = {name: write_color_clip(d / f"{name}.avi", [(name, 4.0)], seed=i)
-             for i, name in enumerate(("red", "green", "blue"))}
+    clips = {
+        name: write_color_clip(d / f"{name}.avi", [(name, 4.0)], seed=i)
+        for i, name in enumerate(("red", "green", "blue"))
+    }
     clips["red_then_blue"] = write_color_clip(d / "red_then_blue.avi", [("red", 4.0), ("blue", 6.0)], seed=7)
     clips["short_green"] = write_color_clip(d / "short_green.avi", [("green", 0.6)], seed=8)
     return clips

@@ -1,4 +1,5 @@
 """Start, kill and restart the loopback RTSP server (tests/rtsp_server.py) from the tests."""
+
 from __future__ import annotations
 
 import functools
@@ -18,18 +19,22 @@ def rtsp_unavailable_reason() -> str | None:
     """None when Debian's python3 can run GstRtspServer with x264enc; else why not (a skip reason)."""
     if not Path(SYSTEM_PYTHON).exists():
         return f"{SYSTEM_PYTHON} not found (the RTSP test server runs with Debian's python3 and python3-gi)"
-    probe = ("import gi; gi.require_version('Gst','1.0'); gi.require_version('GstRtspServer','1.0'); "
-             "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
-             "missing=[e for e in ('x264enc','rtph264pay','decodebin') if Gst.ElementFactory.find(e) is None]; "
-             "print(','.join(missing))")
+    probe = (
+        "import gi; gi.require_version('Gst','1.0'); gi.require_version('GstRtspServer','1.0'); "
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+        "missing=[e for e in ('x264enc','rtph264pay','decodebin') if Gst.ElementFactory.find(e) is None]; "
+        "print(','.join(missing))"
+    )
     try:
         out = subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"cannot probe GStreamer with {SYSTEM_PYTHON}: {exc}"
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["?"])[-1]
-        return (f"{SYSTEM_PYTHON} lacks python3-gi / gir1.2-gst-rtsp-server-1.0 ({last}); "
-                "install them with scripts/install-system-deps.sh")
+        return (
+            f"{SYSTEM_PYTHON} lacks python3-gi / gir1.2-gst-rtsp-server-1.0 ({last}); "
+            "install them with scripts/install-system-deps.sh"
+        )
     if out.stdout.strip():
         return f"GStreamer elements missing: {out.stdout.strip()} (install gstreamer1.0-plugins-ugly/-good)"
     return None
@@ -56,8 +61,11 @@ class RtspServer:
 
     def start(self) -> None:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(SERVER_SCRIPT), "--clip", str(self.clip),
-                                      "--port", str(self.port)], stdout=subprocess.PIPE, stderr=log)
+        self.proc = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--clip", str(self.clip), "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
         if log is not subprocess.DEVNULL:
             log.close()
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -72,8 +80,10 @@ class RtspServer:
                 break
         if not line.startswith(b"ready"):
             self.kill()
-            raise RuntimeError(f"RTSP server did not start on port {self.port}: {line.decode(errors='replace')!r}"
-                               f" (log: {self.log_path})")
+            raise RuntimeError(
+                f"RTSP server did not start on port {self.port}: {line.decode(errors='replace')!r}"
+                f" (log: {self.log_path})"
+            )
 
     def kill(self) -> None:
         """SIGKILL, as when a camera loses power: no goodbye to the clients."""

@@ -8,6 +8,7 @@ Runs with Debian's /usr/bin/python3 (python3-gi is not in the project's venv):
 
 Kill it (SIGKILL) to simulate a camera that dies; start it again on the same port to bring the camera back.
 """
+
 import argparse
 import sys
 
@@ -39,7 +40,8 @@ def main() -> int:
     factory.set_launch(
         f'( filesrc location="{location}" ! decodebin ! videoconvert ! video/x-raw,format=I420 '
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )")
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    )
     factory.set_shared(True)
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:

@@ -5,6 +5,7 @@ and a 16-unit LSTM head in child processes, times them, extracts features from s
 real-time source through the engine) and checks that the figures exist, are positive and were written between
 their markers without touching the prose around them.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,17 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("machine", "extractor", "head", "extraction", "capacity", "targets-extractor", "targets-head",
-            "targets-extraction", "targets-capacity")
+SECTIONS = (
+    "machine",
+    "extractor",
+    "head",
+    "extraction",
+    "capacity",
+    "targets-extractor",
+    "targets-head",
+    "targets-extraction",
+    "targets-capacity",
+)
 
 
 def _table_rows(text: str, first_cell: str) -> list[list[str]]:
@@ -28,12 +38,30 @@ def _table_rows(text: str, first_cell: str) -> list[list[str]]:
 
 def test_bench_smoke_runs_all_sections_and_writes_between_markers(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    out.write_text("# Benchmarks\n\nHand-written analysis stays.\n\n"
-                   "<!-- bench:head:begin -->\nstale figures\n<!-- bench:head:end -->\n\nClosing prose stays.\n")
+    out.write_text(
+        "# Benchmarks\n\nHand-written analysis stays.\n\n"
+        "<!-- bench:head:begin -->\nstale figures\n<!-- bench:head:end -->\n\nClosing prose stays.\n"
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--only", "extractor,head,extraction,capacity", "--device", "cpu",
-         "--cache-dir", str(tmp_path / "cache"), "--write", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=420)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--only",
+            "extractor,head,extraction,capacity",
+            "--device",
+            "cpu",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--write",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=420,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     text = out.read_text()
@@ -46,8 +74,13 @@ def test_bench_smoke_runs_all_sections_and_writes_between_markers(tmp_path):
 
     # extractor: Keras one frame at a time, then ORT fp32 and int8 at each batch, all with positive throughput
     extractor_rows = [r for name in ("Keras predict", "ORT fp32", "ORT int8") for r in _table_rows(text, name)]
-    assert [(r[0], r[1]) for r in extractor_rows] == [("Keras predict", "1"), ("ORT fp32", "1"), ("ORT fp32", "2"),
-                                                      ("ORT int8", "1"), ("ORT int8", "2")]
+    assert [(r[0], r[1]) for r in extractor_rows] == [
+        ("Keras predict", "1"),
+        ("ORT fp32", "1"),
+        ("ORT fp32", "2"),
+        ("ORT int8", "1"),
+        ("ORT int8", "2"),
+    ]
     assert all(float(r[3]) > 0 for r in extractor_rows)  # frames/s
     cosine = re.search(r"cosine min ([0-9.]+)", text)
     assert cosine and 0.9 < float(cosine.group(1)) <= 1.0001

@@ -1,17 +1,28 @@
 """The bundle's refusals (one clear line naming the file) and verify's checks, on real exported bundles."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
+from tiny_models import (
+    LABELS,
+    WINDOW,
+    copy_bundle,
+    edit_manifest,
+    error_lines,
+    flip_byte,
+    last_json,
+    rehash,
+    run_cli,
+    shared,
+    smallcnn_head_bundle,
+)
 
-from tiny_models import (LABELS, WINDOW, copy_bundle, edit_manifest, error_lines, flip_byte, last_json, rehash,
-                         run_cli, shared, smallcnn_head_bundle)
-
-from export.bundle import FORMAT_VERSION, BundleWriter, load_bundle, write_manifest
 from export.parity import PARITY_TOLERANCE
 from export.verify import verify_bundle
+from streaming.bundle import FORMAT_VERSION, bundle_writer, load_bundle, write_manifest
 from streaming.errors import BundleError
 
 
@@ -23,13 +34,15 @@ def with_head(tmp_path_factory):
 @pytest.fixture(scope="session")
 def head_128_onnx(tmp_path_factory):
     """A head ONNX for 128-d features, to put into a 256-d bundle."""
-    from export.convert import keras_to_onnx
     from tiny_models import small_head
+
+    from export.convert import keras_to_onnx
 
     def build(path):
         path.mkdir()
         keras_to_onnx(small_head(128, units=8), path / "head.onnx", (WINDOW, 128), "windows")
         return path / "head.onnx"
+
     return shared("head_128", tmp_path_factory, build)
 
 
@@ -101,7 +114,7 @@ def test_not_a_bundle_and_bad_json(tmp_path):
 def test_bundle_writer_leaves_nothing_on_failure(bundle):
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     with pytest.raises(RuntimeError):
-        with BundleWriter(bundle, start_from_existing=True) as tmp:
+        with bundle_writer(bundle, start_from_existing=True) as tmp:
             (tmp / "head.onnx").write_bytes(b"half-written")
             raise RuntimeError("interrupted")
     assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
@@ -137,6 +150,7 @@ def test_probe_is_reproducible_from_its_recipe(bundle):
 def test_verify_catches_a_changed_probe(bundle):
     def shift(m):
         m["probe"]["head"]["outputs"][0][0] += 0.01
+
     edit_manifest(bundle, shift)
     result = verify_bundle(bundle, device="cpu")
     assert not result.ok and result.first_failure.startswith("probe.head")

@@ -1,5 +1,6 @@
 """The dashboard's parts without a browser: source validation, the alert rule and log, the CLI's refusals, and the
 Dashboard's handlers driven in-process against the real engine and the tiny bundle."""
+
 from __future__ import annotations
 
 import json
@@ -26,29 +27,39 @@ def clip_dir(tmp_path) -> Path:
     return d
 
 
-@pytest.mark.parametrize("url", [
-    "rtsp://cam.local:8554/stream", "rtsps://10.0.0.7/live", "http://127.0.0.1:8080/video.mjpg",
-    "https://example.org/cam?id=3", "rtsp://user:secret@192.168.1.20:554/h264", "http://[::1]:8080/a",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "rtsp://cam.local:8554/stream",
+        "rtsps://10.0.0.7/live",
+        "http://127.0.0.1:8080/video.mjpg",
+        "https://example.org/cam?id=3",
+        "rtsp://user:secret@192.168.1.20:554/h264",
+        "http://[::1]:8080/a",
+    ],
+)
 def test_stream_urls_with_allowed_schemes_pass(url, clip_dir):
     assert check_source(f"  {url} ", ClipFolders([clip_dir])) == url
 
 
-@pytest.mark.parametrize("text, why", [
-    ("file:///etc/passwd", "file:// URLs are refused"),
-    ("FILE:///etc/passwd", "file:// URLs are refused"),
-    ("ftp://host/clip.avi", "scheme 'ftp:' is refused"),
-    ("concat:a.avi|b.avi", "scheme 'concat:' is refused"),
-    ("rtsp:/one-slash/x", "malformed URL"),
-    ("rtsp://", "no valid host"),
-    ("rtsp://:554/x", "no valid host"),
-    ("rtsp://bad host/x", "contains spaces"),
-    ("http://host:99999/x", "malformed URL"),
-    ("http://host:port/x", "malformed URL"),
-    ("http://h\x00st/x", "control characters"),
-    ("", "no source given"),
-    ("0", "server cameras cannot be opened"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("file:///etc/passwd", "file:// URLs are refused"),
+        ("FILE:///etc/passwd", "file:// URLs are refused"),
+        ("ftp://host/clip.avi", "scheme 'ftp:' is refused"),
+        ("concat:a.avi|b.avi", "scheme 'concat:' is refused"),
+        ("rtsp:/one-slash/x", "malformed URL"),
+        ("rtsp://", "no valid host"),
+        ("rtsp://:554/x", "no valid host"),
+        ("rtsp://bad host/x", "contains spaces"),
+        ("http://host:99999/x", "malformed URL"),
+        ("http://host:port/x", "malformed URL"),
+        ("http://h\x00st/x", "control characters"),
+        ("", "no source given"),
+        ("0", "server cameras cannot be opened"),
+    ],
+)
 def test_bad_sources_are_refused_with_a_reason(text, why, clip_dir):
     with pytest.raises(SourceError, match=why.replace("(", r"\(").replace("?", r"\?")):
         check_source(text, ClipFolders([clip_dir]))
@@ -125,11 +136,11 @@ def test_alert_ignores_other_actions_and_keeps_cameras_apart():
     assert tracker.update("a", 5.0, "walk", 0.99) is None
     assert tracker.update("a", 6.0, "wave", 0.9) is None
     assert tracker.update("b", 6.5, "wave", 0.9) is None
-    assert tracker.update("a", 6.5, "jump", 0.9) is None      # another action starts its own episode
+    assert tracker.update("a", 6.5, "jump", 0.9) is None  # another action starts its own episode
     assert tracker.update("a", 7.5, "jump", 0.9).action == "jump"
     assert tracker.update("b", 7.5, "wave", 0.9).camera == "b"
     assert tracker.update("c", 3.0, "wave", 0.9) is None
-    assert tracker.update("c", 1.0, "wave", 0.9) is None       # the stream's clock went back: start over
+    assert tracker.update("c", 1.0, "wave", 0.9) is None  # the stream's clock went back: start over
     assert tracker.update("c", 1.5, "wave", 0.9) is None
 
 
@@ -166,8 +177,9 @@ def test_cli_refusals_are_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and "no-bundle" in err[-1] and "Traceback" not in "".join(err)
     assert demo_app.main(["--auth", "nopassword"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == ("error: --auth / ACTIONSTREAM_AUTH must look like "
-                                                               "user:password")
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --auth / ACTIONSTREAM_AUTH must look like user:password"
+    )
     assert demo_app.main(["--clips", str(tmp_path / "nowhere")]) == 2
     assert "clips folder not found" in capsys.readouterr().err
 
@@ -189,8 +201,9 @@ def dashboard(tiny_bundle, color_clips, tmp_path):
     engine = Engine(tiny_bundle)
     engine.start()
     folders = ClipFolders([color_clips["red"].parent])
-    dash = demo_app.Dashboard(engine, demo_app.find_clips(folders, None), folders,
-                              AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
+    dash = demo_app.Dashboard(
+        engine, demo_app.find_clips(folders, None), folders, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle)
+    )
     yield dash
     engine.stop()
 
@@ -251,14 +264,14 @@ def test_stop_during_a_slow_open_still_stops(dashboard, color_clips, monkeypatch
         return opened
 
     monkeypatch.setattr(dashboard, "open", slow_open)
-    out = list(dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None,
-                                  request))
+    out = list(dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request))
     assert [o[3] for o in out] == ["Stopped."]
     assert dashboard.engine.stream_ids() == []
 
 
 def test_webcam_frames_count_only_while_chosen_and_not_stopped(dashboard):
     import gradio as gr
+
     import demo_app
 
     request = _request("webcam")
@@ -382,12 +395,20 @@ def test_stream_view_status_line_and_timeline():
     view.apply(Status("cam1", SourceState.LIVE, "connected"))
     view.apply(Status("cam1", SourceState.LIVE, "warming up", warmup=0.5))
     assert "warming up 50%" in view.status_line() and "live (connected)" in view.status_line()
-    view.apply(Metrics("cam1", 25.0, 10.0, 3, 20.0, 1.0, float("nan"), float("nan"), "CPUExecutionProvider",
-                       load=0.95))
+    view.apply(Metrics("cam1", 25.0, 10.0, 3, 20.0, 1.0, float("nan"), float("nan"), "CPUExecutionProvider", load=0.95))
     for t in range(70):
         probs = [0.7, 0.2, 0.06, 0.04] if t < 60 else [0.1, 0.1, 0.1, 0.7]
-        view.apply(Prediction("cam1", float(t), "a", probs[0], [("a", probs[0]), ("b", probs[1]), ("c", probs[2]),
-                                                                 ("d", probs[3])], 12.0, probs=probs))
+        view.apply(
+            Prediction(
+                "cam1",
+                float(t),
+                "a",
+                probs[0],
+                [("a", probs[0]), ("b", probs[1]), ("c", probs[2]), ("d", probs[3])],
+                12.0,
+                probs=probs,
+            )
+        )
     line = view.status_line()
     assert "warming up" not in line and "prediction #70 at t=69.0 s: a 0.10" in line
     assert "capture 25.0 fps" in line and "dropped 3" in line and "latency –" in line and "CPU" in line

@@ -4,6 +4,7 @@ Everything is real: the app, the engine with the tiny ONNX bundle, real video fi
 from an MJPEG file, the loopback GStreamer RTSP server, gradio_client. The tiny bundle predicts a window's
 dominant colour, so the clips' colours say what the page must show. Waits are generous; nothing asserts timings.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,21 @@ from pathlib import Path
 
 import cv2
 import pytest
-
-from browser import (DashboardApp, browser_unavailable_reason, free_port, image_src, launch_chromium,
-                     make_fake_camera, markdown_text, open_dashboard, prediction_number, wait_for_markdown,
-                     wait_for_markdown_change, wait_for_new_image, wait_for_prediction_after)
+from browser import (
+    DashboardApp,
+    browser_unavailable_reason,
+    free_port,
+    image_src,
+    launch_chromium,
+    make_fake_camera,
+    markdown_text,
+    open_dashboard,
+    prediction_number,
+    wait_for_markdown,
+    wait_for_markdown_change,
+    wait_for_new_image,
+    wait_for_prediction_after,
+)
 
 LABELS = ("red", "green", "blue")
 
@@ -24,8 +36,9 @@ LABELS = ("red", "green", "blue")
 @pytest.fixture(scope="module")
 def app(tiny_bundle, color_clips, tmp_path_factory):
     """The dashboard on a free port: tiny bundle, the colour clips as examples, alerts into its own folder."""
-    with DashboardApp(tiny_bundle, clips=[color_clips["red"].parent],
-                      log_dir=tmp_path_factory.mktemp("dashboard")) as running:
+    with DashboardApp(
+        tiny_bundle, clips=[color_clips["red"].parent], log_dir=tmp_path_factory.mktemp("dashboard")
+    ) as running:
         yield running
 
 
@@ -107,7 +120,7 @@ def test_labels_follow_the_clip_and_an_alert_fires(app, browser, clip_key):
     pick_example(page, clip_key("red_then_blue"))
     page.click("#start")
     wait_for_markdown(page, "live-status", "red_then_blue: live", ": red ")  # the first 4 s are red
-    wait_for_markdown(page, "live-status", ": blue ")                       # then the label turns blue
+    wait_for_markdown(page, "live-status", ": blue ")  # then the label turns blue
     page.wait_for_function("document.querySelector('#alert-log textarea').value.includes('blue')")
     assert "red_then_blue  blue" in page.locator("#alert-log textarea").input_value()
     event = json.loads(app.alerts_log.read_text().splitlines()[-1])
@@ -206,7 +219,8 @@ def test_rtsp_camera_live_and_in_the_cameras_tab(app, browser, rtsp_server, colo
             const rows = [...el.querySelectorAll('tr')].map(r => r.innerText);
             const cam1 = rows.find(r => r.startsWith('cam1')), cam2 = rows.find(r => r.startsWith('cam2'));
             return !!cam1 && !!cam2 && /\\b(red|green|blue) \\d\\.\\d\\d/.test(cam1) && cam2.includes('reconnecting');
-        }""")
+        }"""
+    )
     assert image_src(page, "cam-tile-0") and image_src(page, "cam-tile-1")
     page.click("#cam-stop")
     wait_for_markdown(page, "cams-status", "Cameras stopped.")
@@ -220,8 +234,10 @@ def test_gradio_client_drives_the_api_from_two_sessions(app, clip_key):
     clients = [Client(app.url, download_files=False, verbose=False) for _ in range(2)]
     assert clients[0].predict(api_name="/model")["labels"] == list(LABELS)
     with ThreadPoolExecutor(2) as pool:
-        jobs = [pool.submit(c.predict, clip_key(name), 30, api_name="/classify")
-                for c, name in zip(clients, ("red", "blue"))]
+        jobs = [
+            pool.submit(c.predict, clip_key(name), 30, api_name="/classify")
+            for c, name in zip(clients, ("red", "blue"))
+        ]
         results = [job.result(timeout=120) for job in jobs]
     for result, name in zip(results, ("red", "blue")):
         assert result["state"] == "ended", result

@@ -1,4 +1,5 @@
 """Clip discovery, class subsets and splits, on the real UCF101 split files and the real mini clip tree."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -6,15 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from streaming.datasets import PRESETS, Clip, Dataset, discover, parse_clip_name, select_classes
 from streaming.errors import ActionstreamError
-from training.datasets import PRESETS, Clip, Dataset, discover, parse_clip_name, select_classes
-from training.splits import (Split, count_group_leaks, first90_split, make_split, official_split,
-                             read_class_ind, seed_split)
+from streaming.splits import (
+    Split,
+    count_group_leaks,
+    first90_split,
+    make_split,
+    official_split,
+    read_class_ind,
+    seed_split,
+)
 
 MINI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ucf101-mini"
 LISTS = MINI / "ucfTrainTestlist"
-needs_lists = pytest.mark.skipif(not (LISTS / "trainlist01.txt").is_file(),
-                                 reason=f"UCF101 split files not found at {LISTS}")
+needs_lists = pytest.mark.skipif(
+    not (LISTS / "trainlist01.txt").is_file(), reason=f"UCF101 split files not found at {LISTS}"
+)
 needs_mini = pytest.mark.skipif(not (MINI / "UCF-101").is_dir(), reason=f"ucf101-mini clips not found at {MINI}")
 
 SIZES = {1: (9537, 3783), 2: (9586, 3734), 3: (9624, 3696)}
@@ -86,6 +95,7 @@ def test_first90_split():
 def test_group_leaks_count_only_shared_class_and_group():
     def clip(label, group, i):
         return Clip(Path(f"/x/{label}/{i}.avi"), label, group, f"{label}{i}")
+
     train = [clip("A", "g01", 1), clip("B", "g02", 2), clip("C", None, 3)]
     test = [clip("A", "g01", 4), clip("A", "g02", 5), clip("B", "g01", 6), clip("C", None, 7)]
     assert count_group_leaks(Split(train, test, "hand", [], 0)) == 1
@@ -126,8 +136,7 @@ def test_presets_resolve_against_class_ind():
 
 
 def _tiny_dataset() -> Dataset:
-    clips = [Clip(Path(f"/x/{k}/v_{k}_g01_c0{i}.avi"), k, "g01", f"v_{k}_g01_c0{i}") for k in "ABC"
-             for i in (1, 2)]
+    clips = [Clip(Path(f"/x/{k}/v_{k}_g01_c0{i}.avi"), k, "g01", f"v_{k}_g01_c0{i}") for k in "ABC" for i in (1, 2)]
     return Dataset(root=Path("/x"), classes=["Alpha", "A", "B", "C"], clips=clips)
 
 

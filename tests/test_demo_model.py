@@ -1,4 +1,5 @@
 """The bundled demo model (models/demo): what it is, that it recognizes fresh synthetic clips, how it is made."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.bundle import load_bundle
+from streaming.bundle import load_bundle
 from streaming.preprocess import FrameSpec, preprocess_frame
+from streaming.sampler import Sampling
 from training.demo_model import DESCRIPTION, DemoConfig, codes_to_input, frame_codes, make_demo_model
 from training.synth import ACTIONS, REVERSED_PAIRS, render_clip, write_clip
 
@@ -27,7 +29,7 @@ def test_demo_bundle_says_what_it_is_and_is_small(demo_bundle):
     assert m.description == DESCRIPTION and "will not recognize real people" in m.description
     assert "synthetic" in m.provenance["trained_on"] and m.provenance["demo_model"] is True
     assert m.labels == list(ACTIONS) and m.has_head
-    assert (m.sampling.mode, m.sampling.fps, m.window) == ("stride", 10.0, 40)
+    assert (m.sampling.mode, m.sampling.feature_rate, m.sampling.window) == ("stride", 10.0, 40)
     size = sum(p.stat().st_size for p in DEMO.iterdir() if p.is_file() and p.name != "demo.avi")
     assert size < 10_000_000
     assert (DEMO / "demo.avi").is_file() and (DEMO / "confusion.png").is_file() and (DEMO / "curves.png").is_file()
@@ -45,14 +47,14 @@ def test_demo_report_meets_the_quality_bars(demo_bundle):
 
 
 def test_demo_model_classifies_freshly_rendered_clips_of_every_action(demo_bundle, tmp_path):
+    from streaming.clip_features import extract_clip
+    from streaming.clip_sampling import clip_windows
     from streaming.extractor import Extractor
     from streaming.head import Head
-    from training.features import extract_clip
-    from training.sampling import SamplingSpec, clip_windows
 
     m = demo_bundle.manifest
     extractor, head = Extractor(demo_bundle, device="cpu"), Head(demo_bundle, device="cpu")
-    spec = SamplingSpec(m.sampling.mode, m.sampling.fps, m.window)
+    spec = m.sampling
     wrong = []
     for action in ACTIONS:
         for seed in FRESH_SEEDS:
@@ -85,14 +87,34 @@ def test_make_demo_model_end_to_end_on_a_micro_config(tmp_path):
     """The whole recipe (render, train both heads, export, evaluate through ONNX, report, demo stream) at toy size."""
     from export.verify import verify_bundle
 
-    cfg = DemoConfig(looks=2, val_looks=2, test_clips_per_class=3, input_size=16,
-                     units=8, dense=(8,), frame_epochs=1, head_epochs=2, finetune_epochs=1, augmented_copies=1, window=10, hop=10,
-                     clip_seconds=(1.0, 2.0), demo_seconds_per_action=1.5)
+    cfg = DemoConfig(
+        looks=2,
+        val_looks=2,
+        test_clips_per_class=3,
+        input_size=16,
+        units=8,
+        dense=(8,),
+        frame_epochs=1,
+        head_epochs=2,
+        finetune_epochs=1,
+        augmented_copies=1,
+        sampling=Sampling(window=10),
+        hop=10,
+        clip_seconds=(1.0, 2.0),
+        demo_seconds_per_action=1.5,
+    )
     out = tmp_path / "demo"
     report = make_demo_model(out, cfg, work=tmp_path / "work", progress=False, log=lambda _: None)
     assert verify_bundle(out).ok
-    for name in ("manifest.json", "extractor.onnx", "head.onnx", "report.json", "confusion.png", "curves.png",
-                 "demo.avi"):
+    for name in (
+        "manifest.json",
+        "extractor.onnx",
+        "head.onnx",
+        "report.json",
+        "confusion.png",
+        "curves.png",
+        "demo.avi",
+    ):
         assert (out / name).is_file(), name
     saved = json.loads((out / "report.json").read_text())
     assert saved["clip"]["count"] == 3 * len(ACTIONS) and saved["baseline"]["clip"]["count"] == 3 * len(ACTIONS)
@@ -100,6 +122,6 @@ def test_make_demo_model_end_to_end_on_a_micro_config(tmp_path):
     assert saved["config"]["seed"] == 0 and saved["bundle_bytes"] > 0
     assert saved["speed_one_core"]["extractor_ms_per_frame"] > 0
     m = load_bundle(out).manifest
-    assert m.description == DESCRIPTION and m.window == 10 and m.frame.height == 16
+    assert m.description == DESCRIPTION and m.sampling.window == 10 and m.frame.height == 16
     assert not list(tmp_path.glob(".demo*"))  # staging folders removed
     assert report["timings"]["total_s"] > 0

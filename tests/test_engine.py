@@ -1,11 +1,14 @@
 """The engine end to end with a real (tiny) ONNX bundle and real video files."""
+
 import logging
 import threading
 
 import numpy as np
 import pytest
+from rtsp_fixture import free_port
+from tiny_bundle import COLORS_BGR, make_tiny_bundle, write_color_clip
 
-from export.bundle import load_bundle
+from streaming.bundle import load_bundle
 from streaming.engine import Engine, EngineConfig, Subscription
 from streaming.errors import BundleError, SourceError
 from streaming.events import Metrics, Prediction, SourceState, Status
@@ -13,8 +16,6 @@ from streaming.replay import offline_clip_probs
 from streaming.sampler import stride_indices
 from streaming.sources import TERMINAL_STATES, FileSource, NetworkSource, PushSource
 from streaming.video import iter_frames
-from tiny_bundle import COLORS_BGR, make_tiny_bundle, write_color_clip
-from rtsp_fixture import free_port
 
 CPU = EngineConfig(device="cpu")
 
@@ -192,8 +193,9 @@ def test_slow_subscribers_lose_the_oldest_events_not_the_engine(tiny_bundle, col
 
 def test_int8_extractor_still_predicts_colours(tmp_path, color_clips):
     bundle = make_tiny_bundle(tmp_path / "int8", int8=True)
-    engine, events = run(bundle, [FileSource(color_clips["red"], realtime=False)],
-                         EngineConfig(device="cpu", int8=True))
+    engine, events = run(
+        bundle, [FileSource(color_clips["red"], realtime=False)], EngineConfig(device="cpu", int8=True)
+    )
     assert engine.extractor.role == "extractor_int8"
     assert [p.label for p in of(events, Prediction)] == ["red"] * 4
 
@@ -220,8 +222,16 @@ def test_bad_bundles_and_settings_stop_at_start(tmp_path, tiny_bundle, caplog):
         Engine(tmp_path / "nowhere")
     with pytest.raises(BundleError, match="no int8 extractor"):
         Engine(tiny_bundle, EngineConfig(device="cpu", int8=True))
-    for bad in [dict(hop_s=0), dict(topk=0), dict(ema_alpha=0), dict(max_batch=0), dict(device="tpu"),
-                dict(hold_s=-1), dict(threads=-1), dict(metrics_every_s=0)]:
+    for bad in [
+        dict(hop_s=0),
+        dict(topk=0),
+        dict(ema_alpha=0),
+        dict(max_batch=0),
+        dict(device="tpu"),
+        dict(hold_s=-1),
+        dict(threads=-1),
+        dict(metrics_every_s=0),
+    ]:
         with pytest.raises(ValueError):
             EngineConfig(**bad)
     with caplog.at_level(logging.WARNING, logger="actionstream"):
@@ -230,8 +240,11 @@ def test_bad_bundles_and_settings_stop_at_start(tmp_path, tiny_bundle, caplog):
 
 
 def test_engine_accepts_a_loaded_bundle_and_a_hop(tiny_bundle, color_clips):
-    engine, events = run(load_bundle(tiny_bundle), [FileSource(color_clips["red"], realtime=False)],
-                         EngineConfig(device="cpu", hop_s=0.4))
+    engine, events = run(
+        load_bundle(tiny_bundle),
+        [FileSource(color_clips["red"], realtime=False)],
+        EngineConfig(device="cpu", hop_s=0.4),
+    )
     assert engine.hop == 2 and len(of(events, Prediction)) == 7  # features 8, 10, ..., 20
 
 
@@ -271,14 +284,16 @@ def test_streaming_never_imports_tensorflow(tmp_path, tiny_bundle, color_clips):
     import subprocess
     import sys
 
-    code = ("import sys; from pathlib import Path\n"
-            "import streaming.cli, streaming.engine, streaming.replay, streaming.sources, streaming.demo\n"
-            "from streaming.engine import Engine, EngineConfig\n"
-            "from streaming.replay import ReplayClip, replay_report\n"
-            f"e = Engine({str(tiny_bundle)!r}, EngineConfig(device='cpu'))\n"
-            f"replay_report(e, [ReplayClip(Path({str(color_clips['red'])!r}), 'red')], progress=False)\n"
-            "e.stop()\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx')))\n")
+    code = (
+        "import sys; from pathlib import Path\n"
+        "import streaming.cli, streaming.engine, streaming.replay, streaming.sources, streaming.demo\n"
+        "from streaming.engine import Engine, EngineConfig\n"
+        "from streaming.replay import ReplayClip, replay_report\n"
+        f"e = Engine({str(tiny_bundle)!r}, EngineConfig(device='cpu'))\n"
+        f"replay_report(e, [ReplayClip(Path({str(color_clips['red'])!r}), 'red')], progress=False)\n"
+        "e.stop()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx')))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -1,17 +1,30 @@
 """Keras -> ONNX export: parity of both backbones and of an LSTM head, weights files, the CLI."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
+from tiny_models import (
+    LABELS,
+    SMALL_SIZE,
+    WINDOW,
+    copy_bundle,
+    error_lines,
+    inceptionv3_bundle,
+    last_json,
+    run_cli,
+    shared,
+    small_head,
+    smallcnn_bundle,
+    smallcnn_head_bundle,
+)
 
-from tiny_models import (LABELS, SMALL_SIZE, WINDOW, copy_bundle, error_lines, inceptionv3_bundle, last_json,
-                         run_cli, shared, small_head, smallcnn_bundle, smallcnn_head_bundle)
-
-from export.bundle import Sampling, load_bundle
 from export.parity import PARITY_TOLERANCE
+from streaming.bundle import load_bundle
 from streaming.errors import ActionstreamError, BundleError
+from streaming.sampler import Sampling
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +80,7 @@ def test_lstm_head_exports_as_one_lstm_op_with_parity(with_head):
     ops = op_types(path / "head.onnx")
     assert "LSTM" in ops and not ops & {"Loop", "Scan"}
     assert m.parity["head"]["max_abs_diff"] <= PARITY_TOLERANCE and m.parity["head"]["top1_agreement"] == 1.0
-    assert m.labels == LABELS and m.window == WINDOW and m.sampling == Sampling("stride", 10.0)
+    assert m.labels == LABELS and m.sampling == Sampling("stride", 10.0, WINDOW)
     assert m.provenance["head"]["rebuilt_without_cudnn"] is True
     # the head was built with use_cudnn=True (cannot even run on this CPU); the runtime's Head agrees with the
     # same weights in Keras on fresh windows
@@ -83,8 +96,9 @@ def test_gru_head_is_refused_because_it_exports_as_a_loop(smallcnn, tmp_path):
 
     path = copy_bundle(smallcnn[1], tmp_path / "b")
     with pytest.raises(ActionstreamError) as err:
-        export_head(small_head(256, classes=2, units=16, window=8, cell="GRU"), path, ["a", "b"],
-                    Sampling("segments", 10.0), window=8)
+        export_head(
+            small_head(256, classes=2, units=16, window=8, cell="GRU"), path, ["a", "b"], Sampling("segments", 10.0, 8)
+        )
     assert "\n" not in str(err.value) and "Loop" in str(err.value) and "use an LSTM head" in str(err.value)
     assert not (path / "head.onnx").exists() and load_bundle(path).manifest.labels == []
 
@@ -98,7 +112,7 @@ def test_training_heads_unrolled_over_the_window_export_with_parity(smallcnn, tm
 
     path = copy_bundle(smallcnn[1], tmp_path / "b")
     head = build_head(kind, 8, 256, 2, units=16, dense=(8,))
-    bundle = export_head(head, path, ["a", "b"], Sampling(), window=8)
+    bundle = export_head(head, path, ["a", "b"], Sampling(window=8))
     assert bundle.manifest.parity["head"]["max_abs_diff"] <= PARITY_TOLERANCE
     x = np.random.default_rng(3).standard_normal((2, 8, 256)).astype(np.float32)
     assert np.abs(Head(bundle, device="cpu")(x) - np.asarray(head(x, training=False))).max() <= PARITY_TOLERANCE
@@ -159,6 +173,7 @@ def test_weights_file_loads_and_wrong_architecture_is_refused(smallcnn, tmp_path
     # a deeper CNN whose first four blocks match: Keras alone would load it silently
     import keras
     from keras import layers
+
     inputs = keras.Input((64, 64, 3))
     h = inputs
     for f in (32, 64, 128, 256, 256):
@@ -215,8 +230,10 @@ def test_cli_user_errors_are_one_line(smallcnn, tmp_path):
     small_head(256).save_weights(wrong)
     cases = [
         (["backbone", "--arch", "smallcnn", "--weights", wrong, "--out", tmp_path / "o1"], "another architecture"),
-        (["backbone", "--arch", "smallcnn", "--weights", tmp_path / "missing.h5", "--out", tmp_path / "o2"],
-         "weights file not found"),
+        (
+            ["backbone", "--arch", "smallcnn", "--weights", tmp_path / "missing.h5", "--out", tmp_path / "o2"],
+            "weights file not found",
+        ),
         (["verify", tmp_path / "nowhere"], "bundle folder not found"),
         (["head", "--keras", tmp_path / "none.keras", "--bundle", tmp_path], "no such Keras model file"),
         (["quantize", tmp_path / "nowhere", "--calibration", tmp_path], "bundle folder not found"),
@@ -238,11 +255,11 @@ def test_cli_head_uses_meta_json_labels(smallcnn, tmp_path):
     small_head(256, classes=2, units=16).save(keras_file)
     r = run_cli("head", "--keras", keras_file, "--bundle", path)
     assert r.returncode == 2 and "no labels" in error_lines(r.stderr)[0]
-    write_head_meta(keras_file, ["walk", "run"], WINDOW, Sampling("stride", 5.0))
+    write_head_meta(keras_file, ["walk", "run"], Sampling("stride", 5.0, WINDOW))
     r = run_cli("head", "--keras", keras_file, "--bundle", path)
     assert r.returncode == 0, r.stderr
     m = load_bundle(path).manifest
-    assert m.labels == ["walk", "run"] and m.sampling == Sampling("stride", 5.0)
+    assert m.labels == ["walk", "run"] and m.sampling == Sampling("stride", 5.0, WINDOW)
     labels = tmp_path / "labels.txt"
     labels.write_text("a\nb\nc\n")
     r = run_cli("head", "--keras", keras_file, "--bundle", path, "--labels", labels)
@@ -274,7 +291,10 @@ def test_inceptionv3_export_parity_and_verify(inception):
     assert m.provenance["arch"] == "inceptionv3" and m.provenance["weights"] == "none"
     assert m.provenance["weights_random"] is True and "RANDOM WEIGHTS" in m.description
     import onnx  # the nine pooling branches were moved after their 1x1 convolutions (export.graph_rewrite)
-    meta = {p.key: p.value for p in onnx.load(str(inception / "extractor.onnx"), load_external_data=False).metadata_props}
+
+    meta = {
+        p.key: p.value for p in onnx.load(str(inception / "extractor.onnx"), load_external_data=False).metadata_props
+    }
     assert meta["actionstream.rewrites"] == "pool_after_pointwise_conv: 9"
     v = run_cli("verify", inception, "--json")
     assert v.returncode == 0, v.stderr

@@ -3,6 +3,7 @@
 Uses the shared tiny bundle (tests/tiny_bundle.py, conftest fixture `tiny_bundle`); build_variant below makes
 extractors that differ from it (other weights, other input size, a slow one that can be killed mid-way).
 """
+
 from __future__ import annotations
 
 import os
@@ -17,15 +18,16 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from tiny_bundle import make_tiny_bundle  # tests/ is on sys.path (conftest)
 
-from export.bundle import Manifest, OnnxFile, load_bundle, sha256_file, write_manifest
+from streaming.bundle import Manifest, OnnxFile, load_bundle, sha256_file, write_manifest
+from streaming.clip_features import ClipFeatures, extract_clip
+from streaming.clip_sampling import clip_windows
 from streaming.extractor import Extractor
 from streaming.preprocess import FrameSpec
-from streaming.sampler import RateSampler
+from streaming.sampler import RateSampler, Sampling
 from streaming.video import iter_frames
-from training.features import ClipFeatures, FeatureCache, extract_clip, extract_dataset
-from training.sampling import SamplingSpec, clip_windows
-from tiny_bundle import make_tiny_bundle  # tests/ is on sys.path (conftest)
+from training.features import FeatureCache, extract_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,30 +40,45 @@ def build_variant(root: Path, size: int = 64, dim: int = 16, channels: int = 0, 
     inits, c, src = [], 3, "nchw"
     if channels:
         inits.append(numpy_helper.from_array(rng.normal(0, 0.1, (channels, 3, 7, 7)).astype(np.float32), "w"))
-        nodes += [helper.make_node("Conv", ["nchw", "w"], ["conv"], pads=[3, 3, 3, 3]),
-                  helper.make_node("Relu", ["conv"], ["relu"])]
+        nodes += [
+            helper.make_node("Conv", ["nchw", "w"], ["conv"], pads=[3, 3, 3, 3]),
+            helper.make_node("Relu", ["conv"], ["relu"]),
+        ]
         c, src = channels, "relu"
     k = size // 8
-    nodes += [helper.make_node("AveragePool", [src], ["pool"], kernel_shape=[k, k], strides=[k, k]),
-              helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
-              helper.make_node("MatMul", ["flat", "proj"], ["mm"]),
-              helper.make_node("Tanh", ["mm"], ["features"])]
+    nodes += [
+        helper.make_node("AveragePool", [src], ["pool"], kernel_shape=[k, k], strides=[k, k]),
+        helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "proj"], ["mm"]),
+        helper.make_node("Tanh", ["mm"], ["features"]),
+    ]
     inits.append(numpy_helper.from_array(rng.normal(0, 0.2, (c * 64, dim)).astype(np.float32), "proj"))
-    graph = helper.make_graph(nodes, "tiny_extractor",
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, size, size, 3])],
-                              [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, dim])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "tiny_extractor",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, size, size, 3])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, dim])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     onnx.checker.check_model(model)
     root.mkdir(parents=True, exist_ok=True)
     onnx.save(model, root / "extractor.onnx")
-    write_manifest(root, Manifest(feature_size=dim, frame=FrameSpec(size, size), files={
-        "extractor": OnnxFile("extractor.onnx", sha256_file(root / "extractor.onnx"), "input", "features")}))
+    write_manifest(
+        root,
+        Manifest(
+            feature_size=dim,
+            frame=FrameSpec(size, size),
+            files={"extractor": OnnxFile("extractor.onnx", sha256_file(root / "extractor.onnx"), "input", "features")},
+        ),
+    )
     return load_bundle(root)
 
 
-def write_clip(path: Path, fps: float = 25.0, seconds: float = 2.0, seed: int = 0, fourcc: str = "mp4v",
-               size=(160, 120)) -> Path:
+def write_clip(
+    path: Path, fps: float = 25.0, seconds: float = 2.0, seed: int = 0, fourcc: str = "mp4v", size=(160, 120)
+) -> Path:
     """A real video: a coloured disc moving over a noisy background."""
     rng = np.random.default_rng(seed)
     bg = rng.integers(0, 120, (size[1], size[0], 3), np.uint8)
@@ -95,8 +112,10 @@ def bundle(tiny_bundle):
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     root = tmp_path_factory.mktemp("clips")
-    return [write_clip(root / f"Class{i % 2}" / f"v_Class{i % 2}_g01_c{i:02d}.avi", seconds=1.0 + 0.5 * i, seed=i)
-            for i in range(4)]
+    return [
+        write_clip(root / f"Class{i % 2}" / f"v_Class{i % 2}_g01_c{i:02d}.avi", seconds=1.0 + 0.5 * i, seed=i)
+        for i in range(4)
+    ]
 
 
 def cache_files(root: Path) -> list[Path]:
@@ -105,17 +124,19 @@ def cache_files(root: Path) -> list[Path]:
 
 # --- equality with the live engine ---------------------------------------------------------------------------
 
+
 def test_training_features_equal_live_engine_features_on_a_real_ucf101_clip(bundle, ucf_mini, tmp_path):
     clip = sorted((ucf_mini / "UCF-101").glob("*/*.avi"))[0]
-    spec = SamplingSpec(fps=10)
-    live_t, live_f = live_features(clip, bundle, spec.fps)
+    spec = Sampling(feature_rate=10)
+    live_t, live_f = live_features(clip, bundle, spec.feature_rate)
     one = extract_clip(clip, Extractor(bundle, device="cpu"), spec, batch_size=7)
     np.testing.assert_array_equal(one.times, live_t)
     np.testing.assert_allclose(one.feats, live_f, rtol=1e-5, atol=1e-6)
     # the threaded, cross-clip batched, cached path gives the same rows
     others = sorted((ucf_mini / "UCF-101").glob("*/*.avi"))[1:3]
-    res = extract_dataset([others[0], clip, others[1]], bundle, spec, tmp_path / "cache", device="cpu",
-                          batch_size=16, progress=False)
+    res = extract_dataset(
+        [others[0], clip, others[1]], bundle, spec, tmp_path / "cache", device="cpu", batch_size=16, progress=False
+    )
     got = res.features[str(clip)]
     np.testing.assert_array_equal(got.times, live_t)
     np.testing.assert_allclose(got.feats, live_f, rtol=1e-5, atol=1e-6)
@@ -128,50 +149,58 @@ def test_training_features_equal_live_engine_features_on_a_real_ucf101_clip(bund
 def test_clips_at_25_and_29_97_fps_give_features_at_the_same_times(bundle, tmp_path):
     a = write_clip(tmp_path / "A" / "a25.avi", fps=25.0, seconds=3.0)
     b = write_clip(tmp_path / "A" / "b2997.avi", fps=30000 / 1001, seconds=3.0, fourcc="MJPG")
-    res = extract_dataset([a, b], bundle, SamplingSpec(fps=10), tmp_path / "cache", device="cpu", progress=False)
+    res = extract_dataset([a, b], bundle, Sampling(feature_rate=10), tmp_path / "cache", device="cpu", progress=False)
     ta, tb = res.features[str(a)].times, res.features[str(b)].times
     assert len(ta) == len(tb) == 30
     assert np.abs(ta - tb).max() < 1 / 25
 
 
 def test_segments_mode_caches_candidates_and_draws_windows_from_them(bundle, clips, tmp_path):
-    spec = SamplingSpec("segments", fps=10, window=40)
+    spec = Sampling("segments", feature_rate=10, window=40)
     res = extract_dataset(clips, bundle, spec, tmp_path / "cache", device="cpu", progress=False)
     c = res.features[str(clips[-1])]  # 2.5 s: 25 candidates
     assert len(c.feats) == 25
     centre = clip_windows(c.feats, spec)
     assert centre.shape == (1, 40, 16)
     one_draw = extract_clip(clips[-1], Extractor(bundle, device="cpu"), spec, rng=np.random.default_rng(4))
-    np.testing.assert_allclose(one_draw.feats, clip_windows(c.feats, spec, rng=np.random.default_rng(4))[0],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        one_draw.feats, clip_windows(c.feats, spec, rng=np.random.default_rng(4))[0], rtol=1e-5, atol=1e-6
+    )
 
 
 # --- the cache ----------------------------------------------------------------------------------------------
 
+
 def test_cache_keys_differ_with_bundle_frame_and_sampling(bundle, tmp_path):
     other = build_variant(tmp_path / "other", seed=1)
     bigger = build_variant(tmp_path / "bigger", size=128)
-    dirs = {FeatureCache(tmp_path, b, s).dir for b in (bundle, other, bigger)
-            for s in (SamplingSpec(fps=10), SamplingSpec(fps=5))}
+    dirs = {
+        FeatureCache(tmp_path, b, s).dir
+        for b in (bundle, other, bigger)
+        for s in (Sampling(feature_rate=10), Sampling(feature_rate=5))
+    }
     assert len(dirs) == 6
-    assert FeatureCache(tmp_path, bundle, SamplingSpec()).dir == FeatureCache(tmp_path, bundle, SamplingSpec()).dir
+    assert FeatureCache(tmp_path, bundle, Sampling()).dir == FeatureCache(tmp_path, bundle, Sampling()).dir
     # the int8 extractor is another extractor
     with_int8 = load_bundle(make_tiny_bundle(tmp_path / "int8", int8=True))
-    assert FeatureCache(tmp_path, with_int8, SamplingSpec(), int8=True).dir != \
-        FeatureCache(tmp_path, with_int8, SamplingSpec()).dir == FeatureCache(tmp_path, bundle, SamplingSpec()).dir
+    assert (
+        FeatureCache(tmp_path, with_int8, Sampling(), int8=True).dir
+        != FeatureCache(tmp_path, with_int8, Sampling()).dir
+        == FeatureCache(tmp_path, bundle, Sampling()).dir
+    )
 
 
 def test_changed_bundle_or_rate_recomputes_and_never_reuses(bundle, clips, tmp_path):
     cache = tmp_path / "cache"
-    first = extract_dataset(clips, bundle, SamplingSpec(fps=10), cache, device="cpu", progress=False)
+    first = extract_dataset(clips, bundle, Sampling(feature_rate=10), cache, device="cpu", progress=False)
     assert (first.computed, first.cached) == (4, 0)
-    again = extract_dataset(clips, bundle, SamplingSpec(fps=10), cache, device="cpu", progress=False)
+    again = extract_dataset(clips, bundle, Sampling(feature_rate=10), cache, device="cpu", progress=False)
     assert (again.computed, again.cached, again.frames) == (0, 4, 0)
     other = build_variant(tmp_path / "other", seed=1)
-    changed = extract_dataset(clips, other, SamplingSpec(fps=10), cache, device="cpu", progress=False)
+    changed = extract_dataset(clips, other, Sampling(feature_rate=10), cache, device="cpu", progress=False)
     assert (changed.computed, changed.cached) == (4, 0)
     assert not np.allclose(changed.features[str(clips[0])].feats, first.features[str(clips[0])].feats)
-    slower = extract_dataset(clips, bundle, SamplingSpec(fps=5), cache, device="cpu", progress=False)
+    slower = extract_dataset(clips, bundle, Sampling(feature_rate=5), cache, device="cpu", progress=False)
     assert (slower.computed, slower.cached) == (4, 0)
     assert len(slower.features[str(clips[3])].times) < len(first.features[str(clips[3])].times)
 
@@ -179,16 +208,16 @@ def test_changed_bundle_or_rate_recomputes_and_never_reuses(bundle, clips, tmp_p
 def test_a_rewritten_video_is_recomputed(bundle, tmp_path):
     clip = write_clip(tmp_path / "data" / "C" / "v.avi", seed=1)
     cache = tmp_path / "cache"
-    first = extract_dataset([clip], bundle, SamplingSpec(), cache, device="cpu", progress=False)
+    first = extract_dataset([clip], bundle, Sampling(), cache, device="cpu", progress=False)
     write_clip(clip, seed=2, seconds=3.0)  # same name, other content (e.g. synth with another seed)
     os.utime(clip, ns=(time.time_ns(), time.time_ns() + 10**9))
-    second = extract_dataset([clip], bundle, SamplingSpec(), cache, device="cpu", progress=False)
+    second = extract_dataset([clip], bundle, Sampling(), cache, device="cpu", progress=False)
     assert (second.computed, second.cached) == (1, 0)
     assert len(second.features[str(clip)].times) != len(first.features[str(clip)].times)
 
 
 def test_put_is_atomic_and_a_damaged_cache_file_is_recomputed(bundle, clips, tmp_path):
-    cache = FeatureCache(tmp_path, bundle, SamplingSpec())
+    cache = FeatureCache(tmp_path, bundle, Sampling())
     clip = ClipFeatures(str(clips[0]), np.arange(3, dtype=np.float64), np.ones((3, 16), np.float32), 30, "end of file")
     path = cache.put(clip)
     assert path == cache.path_for(clips[0]) and path.parent.name == "Class0"
@@ -198,11 +227,12 @@ def test_put_is_atomic_and_a_damaged_cache_file_is_recomputed(bundle, clips, tmp
     assert (got.frames_read, got.end_reason) == (30, "end of file")
     path.write_bytes(path.read_bytes()[:100])  # a half-written file (as a crash without atomic writes leaves)
     assert cache.get(clips[0]) is None
-    res = extract_dataset([clips[0]], bundle, SamplingSpec(), tmp_path, device="cpu", progress=False)
+    res = extract_dataset([clips[0]], bundle, Sampling(), tmp_path, device="cpu", progress=False)
     assert res.computed == 1 and cache.get(clips[0]) is not None
 
 
 # --- failures -----------------------------------------------------------------------------------------------
+
 
 def test_undecodable_files_are_listed_not_fatal(bundle, clips, tmp_path, capsys):
     junk = tmp_path / "Junk" / "junk.avi"
@@ -212,7 +242,7 @@ def test_undecodable_files_are_listed_not_fatal(bundle, clips, tmp_path, capsys)
     empty.write_bytes(b"")
     missing = tmp_path / "Junk" / "missing.avi"
     paths = [clips[0], junk, empty, clips[1], missing]
-    res = extract_dataset(paths, bundle, SamplingSpec(), tmp_path / "cache", device="cpu", progress=True)
+    res = extract_dataset(paths, bundle, Sampling(), tmp_path / "cache", device="cpu", progress=True)
     assert sorted(res.features) == sorted([str(clips[0]), str(clips[1])])
     assert sorted(p for p, _ in res.failed) == sorted([str(junk), str(empty), str(missing)])
     assert all(why and "\n" not in why for _, why in res.failed)
@@ -227,11 +257,11 @@ def test_undecodable_files_are_listed_not_fatal(bundle, clips, tmp_path, capsys)
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from export.bundle import load_bundle
+from streaming.bundle import load_bundle
 from training.features import extract_dataset
-from training.sampling import SamplingSpec
+from streaming.sampler import Sampling
 bundle, cache, paths = load_bundle(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-extract_dataset(paths, bundle, SamplingSpec(fps=25), cache, device="cpu", batch_size=8, decode_workers=1,
+extract_dataset(paths, bundle, Sampling(feature_rate=25), cache, device="cpu", batch_size=8, decode_workers=1,
                 progress=False)
 print("finished")
 """
@@ -239,13 +269,18 @@ print("finished")
 
 def test_extraction_killed_mid_way_resumes_and_recomputes_nothing(tmp_path):
     slow = build_variant(tmp_path / "slow", size=128, channels=48)  # a few ms per frame: killable mid-way
-    paths = [write_clip(tmp_path / "data" / f"C{i % 3}" / f"v_C{i % 3}_g0{i}_c01.avi", seconds=3.0, seed=i)
-             for i in range(8)]
-    spec = SamplingSpec(fps=25)
+    paths = [
+        write_clip(tmp_path / "data" / f"C{i % 3}" / f"v_C{i % 3}_g0{i}_c01.avi", seconds=3.0, seed=i) for i in range(8)
+    ]
+    spec = Sampling(feature_rate=25)
     cache = tmp_path / "cache"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(slow.root), str(cache), *map(str, paths)],
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(slow.root), str(cache), *map(str, paths)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     try:
         while len(list(cache.rglob("*.npz"))) < 2:
@@ -270,8 +305,7 @@ def test_extraction_killed_mid_way_resumes_and_recomputes_nothing(tmp_path):
     files = cache_files(cache)
     assert len(files) == 8 and all(f.suffix == ".npz" and not f.name.startswith(".") for f in files)
 
-    reference = extract_dataset(paths, slow, spec, tmp_path / "reference", device="cpu", batch_size=8,
-                                progress=False)
+    reference = extract_dataset(paths, slow, spec, tmp_path / "reference", device="cpu", batch_size=8, progress=False)
     assert reference.computed == 8
     for p in map(str, paths):
         np.testing.assert_array_equal(resumed.features[p].times, reference.features[p].times)

@@ -1,13 +1,29 @@
 """Windows from cached features, fitting (early stopping, checkpoint, seeds), evaluation figures and report parts."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from training.evaluate import (classification_summary, clip_probabilities, confusion_matrix, evaluate_head,
-                               most_confused, pair_accuracy, top_k_accuracy)
-from training.fit import (FitConfig, WindowSet, build_windows, clip_window_rows, fit_model, holdout_groups,
-                          make_dataset, seed_everything)
+from training.evaluate import (
+    classification_summary,
+    clip_probabilities,
+    confusion_matrix,
+    evaluate_head,
+    most_confused,
+    pair_accuracy,
+    top_k_accuracy,
+)
+from training.fit import (
+    FitConfig,
+    WindowSet,
+    build_windows,
+    clip_window_rows,
+    fit_model,
+    holdout_groups,
+    make_dataset,
+    seed_everything,
+)
 from training.models import build_head
 
 WINDOW, DIM = 10, 4
@@ -72,8 +88,14 @@ def test_lstm_learns_temporal_order_keeps_best_checkpoint_and_repeats_for_a_seed
         seed_everything(config.seed)
         head = build_head("lstm", WINDOW, DIM, 2, units=8, dense=(8,), dropout=0.0)
         ckpt = tmp_path / f"best{run}.keras"
-        result = fit_model(head, make_dataset(train, 2, 16, True, seed=5), make_dataset(val, 2, 16, False),
-                           config, checkpoint=ckpt, progress=False)
+        result = fit_model(
+            head,
+            make_dataset(train, 2, 16, True, seed=5),
+            make_dataset(val, 2, 16, False),
+            config,
+            checkpoint=ckpt,
+            progress=False,
+        )
         weights.append(head.get_weights())
     assert set(result.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert result.epochs_run == 12 and 1 <= result.best_epoch <= 12
@@ -82,8 +104,9 @@ def test_lstm_learns_temporal_order_keeps_best_checkpoint_and_repeats_for_a_seed
     scores = evaluate_head(lambda x: np.asarray(head(x, training=False)), val, ["rising", "falling"])
     assert scores["clip"]["top1"] >= 0.9, scores["clip"]
     reloaded = keras.models.load_model(ckpt)
-    np.testing.assert_allclose(np.asarray(reloaded(val.gather(), training=False)),
-                               np.asarray(head(val.gather(), training=False)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(reloaded(val.gather(), training=False)), np.asarray(head(val.gather(), training=False)), atol=1e-6
+    )
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)  # same seed, same model
 
@@ -96,8 +119,7 @@ def test_early_stopping_on_validation_loss_restores_the_best_epoch():
     config = FitConfig(epochs=30, batch_size=16, learning_rate=1e-2, decay=0.0, patience=2, seed=0)
     seed_everything(0)
     head = build_head("gru", WINDOW, DIM, 2, units=8, dense=(), dropout=0.0)
-    result = fit_model(head, make_dataset(train, 2, 16, True), make_dataset(val, 2, 16, False), config,
-                       progress=False)
+    result = fit_model(head, make_dataset(train, 2, 16, True), make_dataset(val, 2, 16, False), config, progress=False)
     assert result.stopped_early and result.epochs_run == result.best_epoch + config.patience
     restored = head.evaluate(make_dataset(val, 2, 16, False), verbose=0, return_dict=True)["loss"]
     assert restored == pytest.approx(min(result.history["val_loss"]), rel=1e-4)
@@ -121,8 +143,10 @@ def test_metrics_confusion_and_most_confused_pairs():
     assert cm.tolist() == [[1, 0, 0], [1, 1, 1], [0, 0, 0]]
     names = ["Basketball", "BasketballDunk", "Biking"]
     pairs = most_confused(cm, names)
-    assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [("BasketballDunk", "Basketball", 1),
-                                                                       ("BasketballDunk", "Biking", 1)]
+    assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [
+        ("BasketballDunk", "Basketball", 1),
+        ("BasketballDunk", "Biking", 1),
+    ]
     s = classification_summary(probs, labels, names)
     assert s["top1"] == 0.5 and s["top2"] == 1.0 and s["top5"] is None  # top-5 means nothing with 3 classes
     assert s["per_class"]["BasketballDunk"] == {"accuracy": round(1 / 3, 4), "count": 3}
@@ -132,9 +156,14 @@ def test_metrics_confusion_and_most_confused_pairs():
 
 
 def test_clip_prediction_is_the_mean_of_its_windows():
-    ws = WindowSet(features=np.zeros((1, 1), np.float32), index=np.zeros((3, 1), np.int64),
-                   labels=np.array([1, 1, 0]), clip=np.array([0, 0, 1]), clip_ids=["a", "b"],
-                   clip_labels=np.array([1, 0]))
+    ws = WindowSet(
+        features=np.zeros((1, 1), np.float32),
+        index=np.zeros((3, 1), np.int64),
+        labels=np.array([1, 1, 0]),
+        clip=np.array([0, 0, 1]),
+        clip_ids=["a", "b"],
+        clip_labels=np.array([1, 0]),
+    )
     window_probs = np.array([[0.6, 0.4], [0.0, 1.0], [0.9, 0.1]], np.float32)
     np.testing.assert_allclose(clip_probabilities(window_probs, ws), [[0.3, 0.7], [0.9, 0.1]])
 
@@ -147,8 +176,14 @@ def test_figures_are_real_pngs_with_the_class_names(tmp_path):
     names = [f"Class{i}" for i in range(6)]
     cm = np.diag([5, 4, 3, 2, 1, 6]) + 1
     conf = plot_confusion(cm, names, tmp_path / "confusion.png", "test")
-    hist = {"loss": [1.2, 0.8, 0.5], "val_loss": [1.3, 0.9, 0.7], "accuracy": [0.4, 0.7, 0.9],
-            "val_accuracy": [0.3, 0.6, 0.8], "top2": [0.6, 0.9, 1.0], "val_top2": [0.5, 0.8, 0.95]}
+    hist = {
+        "loss": [1.2, 0.8, 0.5],
+        "val_loss": [1.3, 0.9, 0.7],
+        "accuracy": [0.4, 0.7, 0.9],
+        "val_accuracy": [0.3, 0.6, 0.8],
+        "top2": [0.6, 0.9, 1.0],
+        "val_top2": [0.5, 0.8, 0.95],
+    }
     curves = plot_curves(hist, tmp_path / "curves.png")
     for path in (conf, curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

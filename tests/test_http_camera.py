@@ -1,15 +1,16 @@
 """An HTTP MJPEG camera (a real HTTP server in the test process): read, lost, and found again."""
+
 import http.server
 import threading
 
 import cv2
 import numpy as np
+from rtsp_fixture import free_port
+from tiny_bundle import COLORS_BGR
 
 from streaming.engine import Engine, EngineConfig
 from streaming.events import Prediction, SourceState, Status
 from streaming.sources import NetworkSource
-from tiny_bundle import COLORS_BGR
-from rtsp_fixture import free_port
 
 FRAME_PERIOD_S = 0.04
 
@@ -34,8 +35,11 @@ class MjpegCamera:
                 self.end_headers()
                 try:
                     while not camera.stopped.wait(FRAME_PERIOD_S):  # 25 fps until the camera is stopped
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(camera.jpg) + camera.jpg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(camera.jpg)
+                            + camera.jpg
+                            + b"\r\n"
+                        )
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
@@ -59,8 +63,13 @@ class MjpegCamera:
 def test_http_camera_predicts_drops_and_reconnects(tiny_bundle):
     camera = MjpegCamera(free_port(), "blue")
     camera.start()
-    source = NetworkSource(f"http://127.0.0.1:{camera.port}/video.mjpg", name="door", read_timeout_s=2.0,
-                           backoff_initial_s=0.25, backoff_max_s=1.0)
+    source = NetworkSource(
+        f"http://127.0.0.1:{camera.port}/video.mjpg",
+        name="door",
+        read_timeout_s=2.0,
+        backoff_initial_s=0.25,
+        backoff_max_s=1.0,
+    )
     phase = "predict"
     try:
         with Engine(tiny_bundle, EngineConfig(device="cpu")) as engine:

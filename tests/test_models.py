@@ -1,4 +1,5 @@
 """Heads over feature windows and the end-to-end model: real Keras models, tiny sizes, real ONNX export."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,12 +70,13 @@ def test_bad_head_arguments_are_refused():
 def test_end_to_end_model_splits_into_extractor_and_head_with_the_same_outputs(tmp_path):
     """Train the joint model a step, then: Keras parts, and the exported ONNX bundle, agree with the joint model."""
     from export.backbones import build_backbone
-    from export.bundle import Sampling, load_bundle
     from export.extractor_export import export_extractor
     from export.head_export import export_head
+    from streaming.bundle import load_bundle
     from streaming.extractor import Extractor
     from streaming.head import Head
     from streaming.preprocess import FrameSpec
+    from streaming.sampler import Sampling
     from training.fit import FitConfig, compile_model, seed_everything
 
     seed_everything(0)
@@ -93,7 +95,7 @@ def test_end_to_end_model_splits_into_extractor_and_head_with_the_same_outputs(t
 
     out = tmp_path / "bundle"
     export_extractor(backbone, out, FrameSpec(size, size), {"arch": "smallcnn", "weights": "trained"})
-    bundle = export_head(head, out, ["a", "b", "c"], Sampling("stride", 10.0), window)
+    bundle = export_head(head, out, ["a", "b", "c"], Sampling("stride", 10.0, window))
     bundle = load_bundle(bundle.root)
     onnx_feats = Extractor(bundle, device="cpu")(frames.reshape(-1, size, size, 3)).reshape(4, window, -1)
     np.testing.assert_allclose(onnx_feats, feats, atol=1e-4)

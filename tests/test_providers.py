@@ -1,11 +1,11 @@
 """Execution providers: CUDA only when it really loads; on a machine without it, one clear line and CPU."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 
 import pytest
-
 from tiny_models import REPO, error_lines, run_cli, shared, smallcnn_bundle
 
 from streaming.errors import ProviderError
@@ -50,11 +50,13 @@ def test_cuda_requested_without_cuda_fails_clearly(smallcnn):
 @no_cuda
 def test_auto_sessions_run_on_cpu_with_one_line(smallcnn):
     """Two sessions on --device auto: both on CPU, one line on stderr, none of ORT's red CUDA errors."""
-    code = ("import logging, sys; logging.basicConfig(format='%(message)s');"
-            "from streaming.providers import create_session;"
-            f"a = create_session({str(smallcnn / 'extractor.onnx')!r});"
-            f"b = create_session({str(smallcnn / 'extractor.onnx')!r});"
-            "print(a.get_providers(), b.get_providers())")
+    code = (
+        "import logging, sys; logging.basicConfig(format='%(message)s');"
+        "from streaming.providers import create_session;"
+        f"a = create_session({str(smallcnn / 'extractor.onnx')!r});"
+        f"b = create_session({str(smallcnn / 'extractor.onnx')!r});"
+        "print(a.get_providers(), b.get_providers())"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['CPUExecutionProvider'] ['CPUExecutionProvider']"

@@ -1,19 +1,30 @@
 """int8: static QDQ extractor calibrated on real frames, dynamic int8 LSTM head; accuracy cost recorded."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_models import (
+    UCF_MINI,
+    copy_bundle,
+    error_lines,
+    inceptionv3_bundle,
+    run_cli,
+    shared,
+    smallcnn_bundle,
+    smallcnn_head_bundle,
+    write_clip,
+)
 
-from tiny_models import (UCF_MINI, copy_bundle, error_lines, inceptionv3_bundle, run_cli, shared, smallcnn_bundle,
-                         smallcnn_head_bundle, write_clip)
-
-from export.bundle import load_bundle
 from export.parity import INT8_MIN_COSINE, cosine_rows
 from export.verify import verify_bundle
+from streaming.bundle import load_bundle
 from streaming.errors import ActionstreamError
 
-needs_ucf = pytest.mark.skipif(not (UCF_MINI / "UCF-101").is_dir(),
-                               reason=f"real UCF101 clips not found at {UCF_MINI} (only beside the dev checkout)")
+needs_ucf = pytest.mark.skipif(
+    not (UCF_MINI / "UCF-101").is_dir(),
+    reason=f"real UCF101 clips not found at {UCF_MINI} (only beside the dev checkout)",
+)
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +124,8 @@ def test_refuses_when_int8_is_too_far_from_fp32(smallcnn, tmp_path):
 
 
 def test_dynamic_int8_head(with_head, tmp_path):
-    from export.quantize import quantize_head_dynamic
     from export.convert import op_types
+    from export.quantize import quantize_head_dynamic
 
     path = copy_bundle(with_head, tmp_path / "b")
     bundle = quantize_head_dynamic(path)
@@ -128,10 +139,11 @@ def test_dynamic_int8_head(with_head, tmp_path):
 
 
 def test_new_head_drops_stale_int8_head(with_head, tmp_path):
-    from export.bundle import Sampling
+    from tiny_models import small_head
+
     from export.head_export import export_head
     from export.quantize import quantize_head_dynamic
-    from tiny_models import small_head
+    from streaming.sampler import Sampling
 
     path = copy_bundle(with_head, tmp_path / "b")
     quantize_head_dynamic(path)

@@ -1,23 +1,28 @@
 """Replay evaluation: clips through the engine as streams, scored, and compared with training's offline path."""
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tiny_bundle import write_color_clip
 
 from streaming.engine import Engine, EngineConfig
 from streaming.errors import ActionstreamError
 from streaming.replay import ReplayClip, replay_report
-from tiny_bundle import write_color_clip
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_replay_scores_the_engine_and_matches_offline(tiny_bundle, color_clips):
-    clips = [ReplayClip(color_clips["red"], "red"), ReplayClip(color_clips["green"], "green"),
-             ReplayClip(color_clips["blue"], "green"),  # mislabelled on purpose: every window wrong
-             ReplayClip(color_clips["red_then_blue"], "blue"), ReplayClip(color_clips["short_green"], "green")]
+    clips = [
+        ReplayClip(color_clips["red"], "red"),
+        ReplayClip(color_clips["green"], "green"),
+        ReplayClip(color_clips["blue"], "green"),  # mislabelled on purpose: every window wrong
+        ReplayClip(color_clips["red_then_blue"], "blue"),
+        ReplayClip(color_clips["short_green"], "green"),
+    ]
     engine = Engine(tiny_bundle, EngineConfig(device="cpu", ema_alpha=0.6))
     try:
         report = replay_report(engine, clips, parallel=2, progress=False)
@@ -69,14 +74,32 @@ def colour_dataset(tmp_path_factory):
 
 
 def replay_cli(*args):
-    return subprocess.run([sys.executable, "-m", "streaming", "replay", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "streaming", "replay", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_replay_cli_on_a_split(tiny_bundle, colour_dataset, tmp_path):
     out_file = tmp_path / "report.json"
-    out = replay_cli("--bundle", tiny_bundle, "--data", colour_dataset / "data", "--splits", colour_dataset / "lists",
-                     "--split", "1", "--out", out_file, "--device", "cpu", "--quiet")
+    out = replay_cli(
+        "--bundle",
+        tiny_bundle,
+        "--data",
+        colour_dataset / "data",
+        "--splits",
+        colour_dataset / "lists",
+        "--split",
+        "1",
+        "--out",
+        out_file,
+        "--device",
+        "cpu",
+        "--quiet",
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out_file.read_text())
     assert report["data"]["split"] == "official-1" and report["clips_total"] == 3
@@ -88,8 +111,21 @@ def test_replay_cli_on_a_split(tiny_bundle, colour_dataset, tmp_path):
 
 def test_replay_cli_every_clip_of_some_classes(tiny_bundle, colour_dataset, tmp_path):
     out_file = tmp_path / "r.json"
-    out = replay_cli("--bundle", tiny_bundle, "--data", colour_dataset / "data", "--classes", "red", "blue",
-                     "--out", out_file, "--device", "cpu", "--quiet", "--no-offline")
+    out = replay_cli(
+        "--bundle",
+        tiny_bundle,
+        "--data",
+        colour_dataset / "data",
+        "--classes",
+        "red",
+        "blue",
+        "--out",
+        out_file,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-offline",
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out_file.read_text())
     assert report["clips_total"] == 4 and "offline_clip_accuracy" not in report
@@ -97,8 +133,17 @@ def test_replay_cli_every_clip_of_some_classes(tiny_bundle, colour_dataset, tmp_
 
 
 def test_replay_cli_on_real_ucf101_says_when_the_model_does_not_know_the_classes(tiny_bundle, ucf_mini, tmp_path):
-    out = replay_cli("--bundle", tiny_bundle, "--data", ucf_mini, "--splits", ucf_mini / "ucfTrainTestlist",
-                     "--out", tmp_path / "r.json", "--quiet")
+    out = replay_cli(
+        "--bundle",
+        tiny_bundle,
+        "--data",
+        ucf_mini,
+        "--splits",
+        ucf_mini / "ucfTrainTestlist",
+        "--out",
+        tmp_path / "r.json",
+        "--quiet",
+    )
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
     assert "not among the bundle's labels" in out.stderr and not (tmp_path / "r.json").exists()
 

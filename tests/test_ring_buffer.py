@@ -1,4 +1,5 @@
 """The per-stream ring buffer: order, wrap-around, no allocation per push."""
+
 import numpy as np
 import pytest
 

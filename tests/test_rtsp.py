@@ -1,10 +1,11 @@
 """A real RTSP camera (GStreamer's server on loopback, H.264) that dies mid-stream and comes back."""
+
 import pytest
+from tiny_bundle import write_color_clip
 
 from streaming.engine import Engine, EngineConfig
 from streaming.events import Prediction, SourceState, Status
 from streaming.sources import NetworkSource
-from tiny_bundle import write_color_clip
 
 pytestmark = pytest.mark.rtsp
 
@@ -20,8 +21,9 @@ def long_red_clip(tmp_path_factory):
 
 def test_engine_follows_a_camera_through_kill_and_restart(tiny_bundle, long_red_clip, rtsp_server):
     server = rtsp_server(long_red_clip)
-    source = NetworkSource(server.url, name="cam", open_timeout_s=5.0, read_timeout_s=2.0,
-                           backoff_initial_s=0.25, backoff_max_s=1.0)
+    source = NetworkSource(
+        server.url, name="cam", open_timeout_s=5.0, read_timeout_s=2.0, backoff_initial_s=0.25, backoff_max_s=1.0
+    )
     engine = Engine(tiny_bundle, EngineConfig(device="cpu"))
     seen = []
     phase = "first prediction"
@@ -37,16 +39,21 @@ def test_engine_follows_a_camera_through_kill_and_restart(tiny_bundle, long_red_
             elif phase == "reconnecting" and isinstance(event, Status) and event.state == SourceState.RECONNECTING:
                 server.start()  # same port, same URL
                 phase = "live again"
-            elif phase == "live again" and isinstance(event, Status) and event.state == SourceState.LIVE \
-                    and event.warmup is None:
+            elif (
+                phase == "live again"
+                and isinstance(event, Status)
+                and event.state == SourceState.LIVE
+                and event.warmup is None
+            ):
                 assert event.reason == "reconnected"
                 phase = "predicting again"
             elif phase == "predicting again" and isinstance(event, Prediction):
                 assert event.label == "red"
                 phase = "done"
                 break
-    states = [e.state.value + (f" {e.reason}" if e.warmup is None else " warmup") for e in seen
-              if isinstance(e, Status)]
+    states = [
+        e.state.value + (f" {e.reason}" if e.warmup is None else " warmup") for e in seen if isinstance(e, Status)
+    ]
     assert phase == "done", f"stuck waiting for {phase}; statuses: {states}"
     assert any("window restarted" in e.reason for e in seen if isinstance(e, Status))
     assert source.reconnects >= 1
@@ -85,10 +92,25 @@ def test_cli_follows_an_rtsp_camera_through_kill_and_restart(tiny_bundle, long_r
     from pathlib import Path
 
     server = rtsp_server(long_red_clip)
-    proc = subprocess.Popen([sys.executable, "-m", "streaming", "run", "--bundle", str(tiny_bundle), "--source",
-                             server.url, "--jsonl", "--duration", str(SCENARIO_S)],
-                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streaming",
+            "run",
+            "--bundle",
+            str(tiny_bundle),
+            "--source",
+            server.url,
+            "--jsonl",
+            "--duration",
+            str(SCENARIO_S),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     phase = "first prediction"
     try:
         for line in proc.stdout:

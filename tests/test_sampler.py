@@ -1,13 +1,14 @@
 """The timestamp sampler gives the same feature spacing at 25, 29.97 and 30 fps and on irregular webcams."""
+
 import numpy as np
 import pytest
+from tiny_bundle import write_color_clip
 
 from streaming.engine import Engine, EngineConfig
 from streaming.events import Prediction
 from streaming.sampler import RateSampler, stride_indices
 from streaming.sources import FileSource
 from streaming.video import iter_frames
-from tiny_bundle import write_color_clip
 
 
 def picked_times(times, fps=10.0):
@@ -45,15 +46,16 @@ def test_irregular_webcam_timestamps_still_give_the_feature_rate():
 def test_a_gap_skips_missed_due_times_instead_of_bursting():
     s = RateSampler(10.0)
     assert s.take(0.0)
-    assert s.take(5.0)           # after a 5 s gap: one frame, not 50
+    assert s.take(5.0)  # after a 5 s gap: one frame, not 50
     assert not s.take(5.05)
     assert s.take(5.1)
 
 
 def test_real_files_at_25_and_29_97_fps_give_the_same_feature_rate(tmp_path, tiny_bundle):
     """Through the whole engine: decoded timestamps -> sampler -> features, from real files."""
-    clips = {fps: write_color_clip(tmp_path / f"c{fps:.2f}.avi", [("red", 6.0)], fps=fps)
-             for fps in (25.0, 30000 / 1001)}
+    clips = {
+        fps: write_color_clip(tmp_path / f"c{fps:.2f}.avi", [("red", 6.0)], fps=fps) for fps in (25.0, 30000 / 1001)
+    }
     per_clip = {}
     for fps, clip in clips.items():
         times = [t for t, _ in iter_frames(clip)]

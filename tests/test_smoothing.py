@@ -1,4 +1,5 @@
 """EMA smoothing and hysteresis of the displayed label."""
+
 import numpy as np
 import pytest
 
@@ -45,8 +46,10 @@ def test_reset_forgets_everything():
     assert s.update(B, 10)[0] == 1
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_classes=0), dict(n_classes=2, alpha=0.0), dict(n_classes=2, alpha=1.5),
-                                    dict(n_classes=2, hold_s=-1.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(n_classes=0), dict(n_classes=2, alpha=0.0), dict(n_classes=2, alpha=1.5), dict(n_classes=2, hold_s=-1.0)],
+)
 def test_rejects_bad_settings(kwargs):
     with pytest.raises(ValueError):
         Smoother(**kwargs)

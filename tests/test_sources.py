@@ -1,18 +1,28 @@
 """Sources: files (paced and as fast as possible), push, cameras, network URLs; their states and reasons."""
+
 import socket
 import threading
 
 import numpy as np
 import pytest
+from rtsp_fixture import free_port
+from tiny_bundle import write_color_clip
 
 from streaming.errors import SourceError
 from streaming.events import SourceState
-from streaming.sources import (LIVE_QUEUE_FRAMES, REPLAY_QUEUE_BYTES, REPLAY_QUEUE_FRAMES, CameraSource, FileSource,
-                               NetworkSource, PushSource, open_source, safe_url)
 from streaming.sampler import stride_indices
+from streaming.sources import (
+    LIVE_QUEUE_FRAMES,
+    REPLAY_QUEUE_BYTES,
+    REPLAY_QUEUE_FRAMES,
+    CameraSource,
+    FileSource,
+    NetworkSource,
+    PushSource,
+    open_source,
+    safe_url,
+)
 from streaming.video import iter_frames
-from tiny_bundle import write_color_clip
-from rtsp_fixture import free_port
 
 #: Generous bound for waits (never a timing assertion: only "did not hang").
 WAIT_S = 30.0
@@ -64,8 +74,10 @@ def test_sampling_in_the_capture_thread_queues_only_due_frames(color_clips):
 def test_a_sampled_live_queue_holds_seconds_of_due_frames_not_a_fraction_of_one(color_clips):
     """Nobody reads for the whole clip: a plain live queue keeps the last 4 frames (0.16 s at 25 fps), a sampled one
     the last 4 due frames (0.4 s at 10 features/s): a slow engine step loses fewer features."""
-    plain, sampled = FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES), \
-        FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES)
+    plain, sampled = (
+        FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES),
+        FileSource(color_clips["red"], realtime=False, queue_frames=LIVE_QUEUE_FRAMES),
+    )
     for source in (plain, sampled):
         source.drop_oldest = True
     sampled.sample_at(10.0)
@@ -214,8 +226,13 @@ def test_url_that_accepts_but_never_answers_fails_by_the_open_timeout():
 
 
 def test_retry_first_open_keeps_trying_with_backoff():
-    source = NetworkSource(f"rtsp://127.0.0.1:{free_port()}/x", open_timeout_s=1.0, backoff_initial_s=0.1,
-                           backoff_max_s=0.2, retry_first_open=True)
+    source = NetworkSource(
+        f"rtsp://127.0.0.1:{free_port()}/x",
+        open_timeout_s=1.0,
+        backoff_initial_s=0.1,
+        backoff_max_s=0.2,
+        retry_first_open=True,
+    )
     source.start()
     wait_state(source, {SourceState.RECONNECTING})
     assert "retry 1 in 0.1 s" in source.reason
@@ -253,13 +270,16 @@ def test_open_source_takes_an_existing_file_named_like_a_url_as_a_file(color_cli
         open_source("cam2:2024-05-01.avi")  # no such file: still a scheme nobody supports
 
 
-@pytest.mark.parametrize("spec,message", [
-    ("file:///etc/passwd", "unsupported source scheme 'file'"),
-    ("ftp://host/x.avi", "unsupported source scheme 'ftp'"),
-    ("rtsp:///nohost", "malformed URL"),
-    ("/no/such/clip.mp4", "no such video file"),
-    ("", "empty source"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("file:///etc/passwd", "unsupported source scheme 'file'"),
+        ("ftp://host/x.avi", "unsupported source scheme 'ftp'"),
+        ("rtsp:///nohost", "malformed URL"),
+        ("/no/such/clip.mp4", "no such video file"),
+        ("", "empty source"),
+    ],
+)
 def test_open_source_refuses_bad_specs_in_one_line(spec, message):
     with pytest.raises(SourceError, match=message) as err:
         open_source(spec)

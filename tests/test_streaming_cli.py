@@ -1,4 +1,5 @@
 """`python -m streaming run`: JSON lines, readable lines, one-line errors, Ctrl-C."""
+
 import json
 import os
 import signal
@@ -7,22 +8,38 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tiny_bundle import write_color_clip
 from rtsp_fixture import free_port
+from tiny_bundle import write_color_clip
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICTION_KEYS = {"type", "stream", "t", "label", "score", "topk", "latency_ms"}
 
 
 def cli(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "streaming", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "streaming", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_run_jsonl_prints_one_json_object_per_event(tiny_bundle, color_clips):
-    out = cli("run", "--bundle", tiny_bundle, "--source", color_clips["red"], "--source", color_clips["blue"],
-              "--fast", "--jsonl", "--device", "cpu")
+    out = cli(
+        "run",
+        "--bundle",
+        tiny_bundle,
+        "--source",
+        color_clips["red"],
+        "--source",
+        color_clips["blue"],
+        "--fast",
+        "--jsonl",
+        "--device",
+        "cpu",
+    )
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
     preds = [e for e in events if e["type"] == "prediction"]
@@ -34,8 +51,19 @@ def test_run_jsonl_prints_one_json_object_per_event(tiny_bundle, color_clips):
 
 
 def test_run_prints_readable_lines_and_names_duplicate_sources_apart(tiny_bundle, color_clips):
-    out = cli("run", "--bundle", tiny_bundle, "--source", color_clips["green"], "--source", color_clips["green"],
-              "--fast", "--device", "cpu", "--no-metrics")
+    out = cli(
+        "run",
+        "--bundle",
+        tiny_bundle,
+        "--source",
+        color_clips["green"],
+        "--source",
+        color_clips["green"],
+        "--fast",
+        "--device",
+        "cpu",
+        "--no-metrics",
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert sum("  green  green 1.00" in line for line in lines) == 4
@@ -45,20 +73,34 @@ def test_run_prints_readable_lines_and_names_duplicate_sources_apart(tiny_bundle
 
 
 def test_run_demo_source(tiny_bundle, tmp_path):
-    out = cli("run", "--bundle", tiny_bundle, "--source", "demo", "--fast", "--jsonl", "--duration", "100",
-              env={"XDG_CACHE_HOME": str(tmp_path)}, timeout=300)
+    out = cli(
+        "run",
+        "--bundle",
+        tiny_bundle,
+        "--source",
+        "demo",
+        "--fast",
+        "--jsonl",
+        "--duration",
+        "100",
+        env={"XDG_CACHE_HOME": str(tmp_path)},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     preds = [json.loads(x) for x in out.stdout.splitlines() if '"prediction"' in x]
     assert len(preds) > 10 and all(p["stream"] == "demo" for p in preds)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--source", "/no/such/clip.avi"], "no such video file"),
-    (["--source", "file:///etc/passwd"], "unsupported source scheme"),
-    (["--source", "CLIP", "--bundle", "/no/such/bundle"], "bundle folder not found"),
-    (["--source", "CLIP", "--hop", "0"], "hop_s must be a positive"),
-    (["--source", "CLIP", "--duration", "-1"], "--duration must be positive"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source", "/no/such/clip.avi"], "no such video file"),
+        (["--source", "file:///etc/passwd"], "unsupported source scheme"),
+        (["--source", "CLIP", "--bundle", "/no/such/bundle"], "bundle folder not found"),
+        (["--source", "CLIP", "--hop", "0"], "hop_s must be a positive"),
+        (["--source", "CLIP", "--duration", "-1"], "--duration must be positive"),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(args, message, tiny_bundle, color_clips):
     args = [str(color_clips["red"]) if a == "CLIP" else a for a in args]
     if "--bundle" not in args:
@@ -97,9 +139,13 @@ def test_only_dead_sources_exit_1_with_the_reason(tiny_bundle):
 
 def test_ctrl_c_stops_cleanly(tiny_bundle, tmp_path):
     clip = write_color_clip(tmp_path / "long.avi", [("red", 60.0)])
-    proc = subprocess.Popen([sys.executable, "-m", "streaming", "run", "--bundle", str(tiny_bundle), "--source",
-                             str(clip), "--jsonl"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streaming", "run", "--bundle", str(tiny_bundle), "--source", str(clip), "--jsonl"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in proc.stdout:  # real time: wait for the first prediction
             if '"prediction"' in line:

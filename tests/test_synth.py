@@ -1,5 +1,6 @@
 """Synthetic stick-figure clips: deterministic, time-reversed pairs, valid lengths, a UCF101-style tree that
 decodes and whose split files parse."""
+
 from __future__ import annotations
 
 import os
@@ -7,13 +8,23 @@ import os
 import numpy as np
 import pytest
 
+from streaming.datasets import discover
 from streaming.errors import ActionstreamError
+from streaming.splits import official_split
 from streaming.video import FrameReader
-from training.datasets import discover
-from training.splits import official_split
-from training.synth import (ACTIONS, REVERSED_PAIRS, SynthConfig, demo_schedule, demo_stream_frames,
-                            held_out_groups, joint_tracks, render_clip, write_clip, write_dataset,
-                            write_demo_clip)
+from training.synth import (
+    ACTIONS,
+    REVERSED_PAIRS,
+    SynthConfig,
+    demo_schedule,
+    demo_stream_frames,
+    held_out_groups,
+    joint_tracks,
+    render_clip,
+    write_clip,
+    write_dataset,
+    write_demo_clip,
+)
 
 SHORT = SynthConfig(min_seconds=2.0, max_seconds=2.4)
 
@@ -65,8 +76,10 @@ def _one_way(y: np.ndarray, scale: float) -> tuple[float, int]:
     return forward, int(np.sum(back[1:] & back[:-1]))
 
 
-@pytest.mark.parametrize("action,joint,sign", [("SitDown", "hip", 1), ("StandUp", "hip", -1),
-                                               ("RaiseArms", "l_hand", -1), ("LowerArms", "l_hand", 1)])
+@pytest.mark.parametrize(
+    "action,joint,sign",
+    [("SitDown", "hip", 1), ("StandUp", "hip", -1), ("RaiseArms", "l_hand", -1), ("LowerArms", "l_hand", 1)],
+)
 def test_reversible_motion_goes_one_way_and_every_4s_window_shows_it(action, joint, sign):
     """SitDown only ever goes down (back to standing by a cut), so no window of it looks like StandUp."""
     config = SynthConfig(min_seconds=10.0, max_seconds=10.0)
@@ -76,12 +89,13 @@ def test_reversible_motion_goes_one_way_and_every_4s_window_shows_it(action, joi
         travel, wrong_way = _one_way(y, span)
         assert span > 10 and wrong_way == 0
         for start in range(0, len(y) - 100, 10):  # 4 s windows at 25 fps
-            win_travel, _ = _one_way(y[start:start + 100], span)
+            win_travel, _ = _one_way(y[start : start + 100], span)
             assert win_travel > 0.4 * span, (seed, start)
 
 
 def test_actions_differ_in_pose_except_reversed_pairs():
     """Time-averaged joint layout (what a pooling model sees) separates all actions but reversal partners."""
+
     def mean_layout(action: str, seed: int) -> np.ndarray:
         j = joint_tracks(action, seed, SHORT)
         height = np.ptp(np.concatenate([j["head"][:, 1], j["l_foot"][:, 1]]))
@@ -94,7 +108,7 @@ def test_actions_differ_in_pose_except_reversed_pairs():
         assert np.allclose(layouts[fwd], layouts[back])
     partner = {a: b for p in REVERSED_PAIRS for a, b in (p, p[::-1])}
     for i, a in enumerate(ACTIONS):
-        for b in ACTIONS[i + 1:]:
+        for b in ACTIONS[i + 1 :]:
             if partner.get(a) != b:
                 assert np.abs(layouts[a] - layouts[b]).max() > 0.05, (a, b)
 
@@ -109,8 +123,15 @@ def test_bad_inputs_are_refused():
 
 
 def test_write_dataset_tree_decodes_and_splits_parse(tmp_path):
-    out = write_dataset(tmp_path / "synth", seed=1, clips_per_class=2, groups=2,
-                        actions=("SitDown", "StandUp", "Wave"), config=SHORT, progress=False)
+    out = write_dataset(
+        tmp_path / "synth",
+        seed=1,
+        clips_per_class=2,
+        groups=2,
+        actions=("SitDown", "StandUp", "Wave"),
+        config=SHORT,
+        progress=False,
+    )
     lists = out / "ucfTrainTestlist"
     assert (lists / "classInd.txt").read_bytes() == b"1 SitDown\r\n2 StandUp\r\n3 Wave\r\n"
     train = (lists / "trainlist01.txt").read_bytes().decode()
@@ -140,12 +161,20 @@ def test_write_dataset_tree_decodes_and_splits_parse(tmp_path):
 
     # an interrupted run resumes without rewriting; other settings in the same folder are refused
     before = path.stat().st_mtime_ns
-    write_dataset(out, seed=1, clips_per_class=2, groups=2, actions=("SitDown", "StandUp", "Wave"),
-                  config=SHORT, progress=False)
+    write_dataset(
+        out, seed=1, clips_per_class=2, groups=2, actions=("SitDown", "StandUp", "Wave"), config=SHORT, progress=False
+    )
     assert path.stat().st_mtime_ns == before
     with pytest.raises(ActionstreamError, match="other settings"):
-        write_dataset(out, seed=2, clips_per_class=2, groups=2, actions=("SitDown", "StandUp", "Wave"),
-                      config=SHORT, progress=False)
+        write_dataset(
+            out,
+            seed=2,
+            clips_per_class=2,
+            groups=2,
+            actions=("SitDown", "StandUp", "Wave"),
+            config=SHORT,
+            progress=False,
+        )
 
 
 def test_written_clip_matches_rendered_frames(tmp_path):
@@ -155,7 +184,7 @@ def test_written_clip_matches_rendered_frames(tmp_path):
         decoded = np.stack([f for _, f in FrameReader(path)])
         assert decoded.shape == frames.shape
         mse = np.mean((decoded.astype(float) - frames.astype(float)) ** 2)
-        assert 10 * np.log10(255 ** 2 / mse) > 25  # PSNR: the codec kept the picture
+        assert 10 * np.log10(255**2 / mse) > 25  # PSNR: the codec kept the picture
     with pytest.raises(ActionstreamError, match="cannot write"):
         write_clip(tmp_path / "clip.gif", frames, fps)
     assert sorted(os.listdir(tmp_path)) == ["clip.avi", "clip.mp4"]

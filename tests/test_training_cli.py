@@ -1,4 +1,5 @@
 """`python -m training` as a user runs it: synth, run (extract + fit + evaluate + export), refit, errors."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ CLASSES = "SitDown,StandUp,Wave"
 
 
 def _training(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "training", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,25 @@ def synth_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run_dir(synth_data, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "run"
-    p = _training("run", "--data", str(synth_data), "--classes", CLASSES, "--arch", "smallcnn", "--input-size", "32",
-                  "--units", "16", "--dense", "16", "--epochs", "2", "--out", str(out))
+    p = _training(
+        "run",
+        "--data",
+        str(synth_data),
+        "--classes",
+        CLASSES,
+        "--arch",
+        "smallcnn",
+        "--input-size",
+        "32",
+        "--units",
+        "16",
+        "--dense",
+        "16",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert "clip accuracy" in p.stdout
     return out
@@ -44,8 +63,17 @@ def test_synth_writes_ucf101_layout_and_official_split_files(synth_data):
 
 
 def test_run_makes_a_self_contained_run_folder_with_report_figures_and_a_verified_bundle(run_dir):
-    for name in ("config.json", "report.json", "confusion.png", "curves.png", "history.json", "head.keras",
-                 "bundle/manifest.json", "bundle/extractor.onnx", "bundle/head.onnx"):
+    for name in (
+        "config.json",
+        "report.json",
+        "confusion.png",
+        "curves.png",
+        "history.json",
+        "head.keras",
+        "bundle/manifest.json",
+        "bundle/extractor.onnx",
+        "bundle/head.onnx",
+    ):
         assert (run_dir / name).is_file(), name
     report = json.loads((run_dir / "report.json").read_text())
     assert report["classes"] == CLASSES.split(",")
@@ -59,8 +87,13 @@ def test_run_makes_a_self_contained_run_folder_with_report_figures_and_a_verifie
     assert report["fit"]["epochs_run"] <= 2 and report["timings"]["fit_s"] > 0
     manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
     assert manifest["labels"] == CLASSES.split(",") and manifest["sampling"] == {"mode": "stride", "fps": 10.0}
-    v = subprocess.run([sys.executable, "-m", "export", "verify", str(run_dir / "bundle")], cwd=REPO,
-                       capture_output=True, text=True, timeout=120)
+    v = subprocess.run(
+        [sys.executable, "-m", "export", "verify", str(run_dir / "bundle")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert v.returncode == 0, v.stdout + v.stderr
     assert "verified" in v.stdout
 
@@ -79,9 +112,29 @@ def test_refit_another_head_on_the_cached_features_then_evaluate(run_dir):
 
 def test_seed_split_report_says_test_clips_share_actors_with_training(synth_data, tmp_path):
     out = tmp_path / "seed-run"
-    p = _training("run", "--data", str(synth_data / "UCF-101"), "--split", "seed", "--classes", "Jump,Squat",
-                  "--arch", "smallcnn", "--input-size", "16", "--head", "meanpool", "--dense", "8", "--epochs", "1",
-                  "--sampling", "segments", "--out", str(out))
+    p = _training(
+        "run",
+        "--data",
+        str(synth_data / "UCF-101"),
+        "--split",
+        "seed",
+        "--classes",
+        "Jump,Squat",
+        "--arch",
+        "smallcnn",
+        "--input-size",
+        "16",
+        "--head",
+        "meanpool",
+        "--dense",
+        "8",
+        "--epochs",
+        "1",
+        "--sampling",
+        "segments",
+        "--out",
+        str(out),
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     split = report["split"]
@@ -92,18 +145,25 @@ def test_seed_split_report_says_test_clips_share_actors_with_training(synth_data
     assert json.loads((out / "bundle" / "manifest.json").read_text())["sampling"]["mode"] == "segments"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder: no such data folder"),
-    (["run", "--data", "DATA", "--classes", ",", "--arch", "smallcnn", "--out", "OUT"], "empty class list"),
-    (["run", "--data", "DATA", "--classes", "SitDown,Sitdown", "--arch", "smallcnn", "--out", "OUT"],
-     "unknown class"),
-    (["run", "--data", "DATA", "--classes", "Wave", "--arch", "smallcnn", "--out", "OUT"], "at least 2 classes"),
-    (["evaluate", "NOTARUN"], "not a training run folder"),
-    (["synth", "--out", "OUT", "--clips-per-class", "0"], "clips per class must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder: no such data folder"),
+        (["run", "--data", "DATA", "--classes", ",", "--arch", "smallcnn", "--out", "OUT"], "empty class list"),
+        (
+            ["run", "--data", "DATA", "--classes", "SitDown,Sitdown", "--arch", "smallcnn", "--out", "OUT"],
+            "unknown class",
+        ),
+        (["run", "--data", "DATA", "--classes", "Wave", "--arch", "smallcnn", "--out", "OUT"], "at least 2 classes"),
+        (["evaluate", "NOTARUN"], "not a training run folder"),
+        (["synth", "--out", "OUT", "--clips-per-class", "0"], "clips per class must be at least 1"),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(args, message, synth_data, tmp_path):
-    args = [a.replace("DATA", str(synth_data)).replace("OUT", str(tmp_path / "out"))
-            .replace("NOTARUN", str(tmp_path)) for a in args]
+    args = [
+        a.replace("DATA", str(synth_data)).replace("OUT", str(tmp_path / "out")).replace("NOTARUN", str(tmp_path))
+        for a in args
+    ]
     p = _training(*args, timeout=60)
     assert p.returncode == 2, p.stdout + p.stderr
     lines = p.stderr.strip().splitlines()

@@ -2,6 +2,7 @@
 (tests/video_zoo.py) is read with honest timestamps, preprocessed, turned into training features and streamed
 by the CLI; broken files end in one clear line, cut files decode up to the cut and say so.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,18 +19,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from video_zoo import BROKEN_NAMES, TRUNCATED_NAMES, VALID_NAMES, ZooVideo, video_zoo  # noqa: F401 (fixture)
 
-from export.bundle import load_bundle
 from export.quantize import calibration_frames, calibration_videos
+from streaming.bundle import load_bundle
+from streaming.clip_features import extract_clip
+from streaming.datasets import discover
 from streaming.errors import ActionstreamError, SourceError
 from streaming.extractor import Extractor
 from streaming.preprocess import FrameSpec, preprocess_frame
-from streaming.sampler import stride_indices
+from streaming.sampler import Sampling, stride_indices
 from streaming.video import FALLBACK_FPS, VIDEO_SUFFIXES, FrameReader, FrameTimer, declared_size, probe_video
-from training.datasets import discover
-from training.features import extract_clip, extract_dataset
-from training.sampling import SamplingSpec
-from video_zoo import BROKEN_NAMES, TRUNCATED_NAMES, VALID_NAMES, ZooVideo, video_zoo  # noqa: F401 (fixture)
+from training.features import extract_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 FEATURE_FPS = 10.0
@@ -61,6 +62,7 @@ def shape_ok(frame: np.ndarray, size: tuple[int, int]) -> bool:
 
 
 # -- reading ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", VALID_NAMES)
 def test_every_frame_decodes_with_increasing_times_and_preprocesses(video_zoo, name):
@@ -94,16 +96,22 @@ def test_a_cut_file_decodes_up_to_the_cut_and_says_so(video_zoo, name):
     reader, times, frames = read_all(v.path)
     assert 0.2 * v.frames < len(frames) < v.frames
     assert times[0] == 0.0 and all(b > a for a, b in zip(times, times[1:]))
-    assert np.allclose(times, v.times[:len(times)], atol=0.5 / v.fps)
+    assert np.allclose(times, v.times[: len(times)], atol=0.5 / v.fps)
     assert reader.truncated and reader.end_reason.startswith("cut short")
     assert f"of {v.frames} frames" in reader.end_reason and "bytes its container declares" in reader.end_reason
     assert "\n" not in reader.end_reason
 
 
 #: What the one-line error of each broken zoo file must say.
-BROKEN_WHY = {"cut_moov_at_end.mp4": "moov box, is missing", "zeroed_header.mp4": "header is blank",
-              "empty.mp4": "empty, 0 bytes", "text.mp4": "text file", "random.avi": "unknown container or codec",
-              "audio_only.mp4": "no video track", "audio_only_wav.wav": "no video"}
+BROKEN_WHY = {
+    "cut_moov_at_end.mp4": "moov box, is missing",
+    "zeroed_header.mp4": "header is blank",
+    "empty.mp4": "empty, 0 bytes",
+    "text.mp4": "text file",
+    "random.avi": "unknown container or codec",
+    "audio_only.mp4": "no video track",
+    "audio_only_wav.wav": "no video",
+}
 
 
 @pytest.mark.parametrize("name", BROKEN_NAMES)
@@ -142,8 +150,7 @@ def test_a_relative_name_with_a_colon_is_a_file_not_an_ffmpeg_protocol(video_zoo
 
 
 def test_every_zoo_suffix_is_a_known_video_suffix(video_zoo):
-    assert {v.path.suffix.lower() for v in video_zoo.values() if v.kind != "broken"} - {".h264"} <= \
-        set(VIDEO_SUFFIXES)
+    assert {v.path.suffix.lower() for v in video_zoo.values() if v.kind != "broken"} - {".h264"} <= set(VIDEO_SUFFIXES)
 
 
 def test_folder_scans_find_every_video_suffix_in_the_zoo(video_zoo, tmp_path):
@@ -207,14 +214,16 @@ def _child_stats() -> list[str]:
 
 # -- int8 calibration frames (export/quantize) --------------------------------------------------------------
 
+
 def frame_indices(path: Path, chosen: np.ndarray) -> list[int]:
     """Which frame of the video each chosen (preprocessed) frame is."""
     every = [preprocess_frame(f, SPEC) for _, f in FrameReader(path)]
     return [next(i for i, f in enumerate(every) if np.array_equal(f, c)) for c in chosen]
 
 
-@pytest.mark.parametrize("name", ["vfr_mkv.mkv", "vfr.mp4", "claims_5000_frames.avi", "claims_0_frames.avi",
-                                  "trimmed_copy.mp4"])
+@pytest.mark.parametrize(
+    "name", ["vfr_mkv.mkv", "vfr.mp4", "claims_5000_frames.avi", "claims_0_frames.avi", "trimmed_copy.mp4"]
+)
 def test_calibration_frames_are_picked_by_time_not_by_the_header_count(video_zoo, name):
     v = entry(video_zoo, name)
     calib, held, _ = calibration_frames(v.path, SPEC, 200, 32)  # more than the video has: every frame
@@ -244,13 +253,17 @@ def test_a_bad_video_in_a_calibration_folder_is_skipped_and_reported(video_zoo, 
     assert all(any(b in r.getMessage() for r in caplog.records) for b in bad)
     for good in ("h264.mp4", "xvid.avi", "mjpeg.avi", "vfr_mkv.mkv"):
         (folder / good).unlink()
-    with pytest.raises(ActionstreamError, match=r"^no usable calibration video: .*cannot be opened as a video.*"
-                                                r"\(and 1 other video\(s\) failed\)$") as err:
+    with pytest.raises(
+        ActionstreamError,
+        match=r"^no usable calibration video: .*cannot be opened as a video.*"
+        r"\(and 1 other video\(s\) failed\)$",
+    ) as err:
         calibration_frames(folder, SPEC, 24, 8)
     assert "\n" not in str(err.value)
 
 
 # -- timestamps ---------------------------------------------------------------------------------------------
+
 
 def times_for(pos_msec: list[float], fps: float = 25.0) -> list[float]:
     timer = FrameTimer(fps)
@@ -282,6 +295,7 @@ def test_frame_timer_follows_a_restarted_clock():
 
 # -- training extraction ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def extractor(tiny_bundle) -> Extractor:
     return Extractor(load_bundle(tiny_bundle), device="cpu")
@@ -290,7 +304,7 @@ def extractor(tiny_bundle) -> Extractor:
 @pytest.mark.parametrize("name", VALID_NAMES)
 def test_extract_clip_gives_features_at_the_feature_rate(video_zoo, extractor, name):
     v = entry(video_zoo, name)
-    clip = extract_clip(v.path, extractor, SamplingSpec("stride", fps=FEATURE_FPS, window=8))
+    clip = extract_clip(v.path, extractor, Sampling("stride", feature_rate=FEATURE_FPS, window=8))
     expected = len(stride_indices(list(v.times), FEATURE_FPS))
     assert abs(len(clip.feats) - expected) <= 1, f"{name}: {len(clip.feats)} features, expected {expected}"
     if name not in ("vfr.mp4", "vfr_mkv.mkv"):  # evenly spaced: one feature per 0.1 s of video
@@ -303,14 +317,21 @@ def test_extract_clip_gives_features_at_the_feature_rate(video_zoo, extractor, n
 @pytest.mark.parametrize("name", TRUNCATED_NAMES)
 def test_extract_clip_of_a_cut_file_keeps_what_decoded(video_zoo, extractor, name):
     v = entry(video_zoo, name)
-    clip = extract_clip(v.path, extractor, SamplingSpec("stride", fps=FEATURE_FPS, window=8))
+    clip = extract_clip(v.path, extractor, Sampling("stride", feature_rate=FEATURE_FPS, window=8))
     assert 2 <= len(clip.feats) < v.duration_s * FEATURE_FPS and clip.truncated
 
 
 def test_extract_dataset_lists_broken_files_as_failed_and_keeps_the_rest(video_zoo, tiny_bundle, tmp_path):
     paths = [v.path for v in video_zoo.values()]
-    result = extract_dataset(paths, load_bundle(tiny_bundle), SamplingSpec("stride", fps=FEATURE_FPS, window=8),
-                             tmp_path / "cache", device="cpu", batch_size=16, progress=False)
+    result = extract_dataset(
+        paths,
+        load_bundle(tiny_bundle),
+        Sampling("stride", feature_rate=FEATURE_FPS, window=8),
+        tmp_path / "cache",
+        device="cpu",
+        batch_size=16,
+        progress=False,
+    )
     failed = dict(result.failed)
     assert set(failed) == {str(v.path) for v in video_zoo.values() if v.kind == "broken"}
     assert all(why and "\n" not in why and "Traceback" not in why for why in failed.values()), failed
@@ -323,9 +344,11 @@ def test_extract_dataset_lists_broken_files_as_failed_and_keeps_the_rest(video_z
 
 # -- the streaming CLI --------------------------------------------------------------------------------------
 
+
 def cli(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "streaming", *map(str, args)], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "streaming", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def noise(stderr: str) -> list[str]:
@@ -383,8 +406,10 @@ def test_cli_keeps_ffmpeg_quiet_for_network_sources(video_zoo, tiny_bundle):
         server.server_close()
     assert out.returncode == 1
     # FFmpeg's own "[mov,mp4,... @ 0x..] moov atom not found" would come first, from inside OpenCV
-    assert out.stderr.splitlines() == [f"error: 127.0.0.1:{server.server_address[1]}/cut_moov_at_end.mp4: "
-                                       f"cannot open {url} (refused, no answer within 5 s, or not a video stream)"]
+    assert out.stderr.splitlines() == [
+        f"error: 127.0.0.1:{server.server_address[1]}/cut_moov_at_end.mp4: "
+        f"cannot open {url} (refused, no answer within 5 s, or not a video stream)"
+    ]
 
 
 class QuietFileHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,6 +9,7 @@ turns the prediction too, once blue dominates the window.
 
     bundle_dir = make_tiny_bundle(tmp_path / "bundle", window=8, fps=5.0)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from export.bundle import BundleWriter, Manifest, OnnxFile, Sampling, sha256_file, write_manifest
+from streaming.bundle import Manifest, OnnxFile, bundle_writer, sha256_file, write_manifest
 from streaming.preprocess import FrameSpec
+from streaming.sampler import Sampling
 
 LABELS = ["red", "green", "blue"]
 SIZE = 64
@@ -48,12 +50,15 @@ def extractor_model(seed: int = 0) -> onnx.ModelProto:
         helper.make_node("Concat", ["rgb", "texture"], ["features"], axis=1),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_extractor",
+        nodes,
+        "tiny_extractor",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", SIZE, SIZE, 3])],
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURES])],
-        [_init("proj", proj), numpy_helper.from_array(np.array([-1, 48], np.int64), "flat_shape")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tiny_bundle",
-                              ir_version=8)
+        [_init("proj", proj), numpy_helper.from_array(np.array([-1, 48], np.int64), "flat_shape")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tiny_bundle", ir_version=8
+    )
     onnx.checker.check_model(model)
     return model
 
@@ -65,9 +70,9 @@ def head_model(window: int, seed: int = 1) -> onnx.ModelProto:
     w = np.zeros((1, 4 * h, d), np.float32)
     r = np.zeros((1, 4 * h, h), np.float32)
     b = np.zeros((1, 8 * h), np.float32)
-    b[0, 0:3 * h] = 10.0                        # input, output and forget gates wide open: the cell sums
+    b[0, 0 : 3 * h] = 10.0  # input, output and forget gates wide open: the cell sums
     cell = slice(3 * h, 4 * h)
-    w[0, cell][:3, :3] = np.eye(3)              # units 0-2: tanh(channel mean), summed over the window
+    w[0, cell][:3, :3] = np.eye(3)  # units 0-2: tanh(channel mean), summed over the window
     w[0, cell][3:, 3:] = rng.normal(0, 0.3, (h - 3, d - 3))  # the rest: texture, so real clips vary
     dense = np.zeros((h, len(LABELS)), np.float32)
     dense[:3, :3] = 6.0 * np.eye(3)
@@ -81,45 +86,66 @@ def head_model(window: int, seed: int = 1) -> onnx.ModelProto:
         helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
     ]
     graph = helper.make_graph(
-        nodes, "tiny_head",
+        nodes,
+        "tiny_head",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["B", window, d])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["B", len(LABELS)])],
-        [_init("W", w), _init("R", r), _init("B", b), _init("dense", dense),
-         _init("bias", np.zeros(len(LABELS), np.float32)),
-         numpy_helper.from_array(np.array([0], np.int64), "axis0")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tiny_bundle",
-                              ir_version=8)
+        [
+            _init("W", w),
+            _init("R", r),
+            _init("B", b),
+            _init("dense", dense),
+            _init("bias", np.zeros(len(LABELS), np.float32)),
+            numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+        ],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tiny_bundle", ir_version=8
+    )
     onnx.checker.check_model(model)
     return model
 
 
-def make_tiny_bundle(out: str | Path, window: int = 8, fps: float = 5.0, mode: str = "stride",
-                     head: bool = True, int8: bool = False) -> Path:
-    """Write a valid bundle to `out` with export.bundle (hashes, manifest, atomic rename) and return it."""
+def make_tiny_bundle(
+    out: str | Path, window: int = 8, fps: float = 5.0, mode: str = "stride", head: bool = True, int8: bool = False
+) -> Path:
+    """Write a valid bundle to `out` with streaming.bundle (hashes, manifest, atomic rename) and return it."""
     out = Path(out)
-    with BundleWriter(out) as tmp:
+    with bundle_writer(out) as tmp:
         files = {}
         onnx.save(extractor_model(), tmp / "extractor.onnx")
         files["extractor"] = OnnxFile("extractor.onnx", sha256_file(tmp / "extractor.onnx"), "input", "features")
         if int8:  # a real int8 file (dynamic quantization of the projection), enough to drive --int8
             from onnxruntime.quantization import QuantType, quantize_dynamic
+
             quantize_dynamic(tmp / "extractor.onnx", tmp / "extractor.int8.onnx", weight_type=QuantType.QInt8)
-            files["extractor_int8"] = OnnxFile("extractor.int8.onnx", sha256_file(tmp / "extractor.int8.onnx"),
-                                               "input", "features")
+            files["extractor_int8"] = OnnxFile(
+                "extractor.int8.onnx", sha256_file(tmp / "extractor.int8.onnx"), "input", "features"
+            )
         if head:
             onnx.save(head_model(window), tmp / "head.onnx")
             files["head"] = OnnxFile("head.onnx", sha256_file(tmp / "head.onnx"), "features", "probs")
         manifest = Manifest(
-            feature_size=FEATURES, frame=FrameSpec(SIZE, SIZE, "RGB", "inception"), files=files,
-            labels=list(LABELS) if head else [], window=window, sampling=Sampling(mode, fps),
+            feature_size=FEATURES,
+            frame=FrameSpec(SIZE, SIZE, "RGB", "inception"),
+            files=files,
+            labels=list(LABELS) if head else [],
+            sampling=Sampling(mode, fps, window),
             provenance={"made_by": "tests/tiny_bundle.py", "note": "hand-set weights: dominant colour"},
-            description="tiny test bundle: predicts the dominant colour (red/green/blue) of the window")
+            description="tiny test bundle: predicts the dominant colour (red/green/blue) of the window",
+        )
         write_manifest(tmp, manifest)
     return out
 
 
-def write_color_clip(path: str | Path, segments: list[tuple[str, float]], fps: float = 25.0,
-                     size: tuple[int, int] = (96, 72), codec: str = "MJPG", seed: int = 0) -> Path:
+def write_color_clip(
+    path: str | Path,
+    segments: list[tuple[str, float]],
+    fps: float = 25.0,
+    size: tuple[int, int] = (96, 72),
+    codec: str = "MJPG",
+    seed: int = 0,
+) -> Path:
     """Write a real video file of solid colours with a little noise: segments of (label, seconds).
 
     MJPG in .avi by default (the pip OpenCV cannot write H.264); `codec="mp4v"` with a .mp4 path also works.

@@ -3,6 +3,7 @@
 pytest session fixtures live per module unless they sit in a conftest; these builders memoise by name, so
 every module's fixture gets the same bundle. Tests that change a bundle work on a copy (copy_bundle).
 """
+
 from __future__ import annotations
 
 import json
@@ -10,15 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 #: Real UCF101 clips beside the repository (absent on a user's fresh clone: tests using it skip).
 UCF_MINI = REPO.parent / "shared" / "data" / "ucf101-mini"
-SMALL_SIZE = 32          # smallcnn input in tests: 4 pool blocks -> 2x2, 256-d features
+SMALL_SIZE = 32  # smallcnn input in tests: 4 pool blocks -> 2x2, 256-d features
 WINDOW = 40
 LABELS = ["Biking", "Punch", "PushUps"]
 
@@ -45,38 +47,59 @@ def copy_bundle(src: Path, dst: Path) -> Path:
     return dst
 
 
-def small_head(feature_size: int, classes: int = len(LABELS), units: int = 32, window: int = WINDOW,
-               use_cudnn: bool | str = "auto", cell: str = "LSTM"):
-    """An LSTM (or GRU) head ending in softmax, as training builds them, but tiny."""
+def small_head(
+    feature_size: int,
+    classes: int = len(LABELS),
+    units: int = 32,
+    window: int = WINDOW,
+    use_cudnn: bool | str = "auto",
+    cell: str = "LSTM",
+    seed: int = 0,
+):
+    """An LSTM (or GRU) head ending in softmax, as training builds them, but tiny; the same weights every run, so
+    figures measured on it (int8 agreement, parity) do not change from run to run."""
     import keras
     from keras import layers
 
+    keras.utils.set_random_seed(seed)
     rnn = getattr(layers, cell)(units, use_cudnn=use_cudnn, name="rnn")
-    return keras.Sequential([keras.Input((window, feature_size)), rnn, layers.Dropout(0.2),
-                             layers.Dense(classes, activation="softmax", name="probs")], name=f"{cell.lower()}_head")
+    return keras.Sequential(
+        [
+            keras.Input((window, feature_size)),
+            rnn,
+            layers.Dropout(0.2),
+            layers.Dense(classes, activation="softmax", name="probs"),
+        ],
+        name=f"{cell.lower()}_head",
+    )
 
 
 def smallcnn_bundle(path: Path):
-    """(keras model, bundle path): smallcnn 32x32 with random weights, exported in-process."""
+    """(keras model, bundle path): smallcnn 32x32 with random weights (seeded: the same every run), exported
+    in-process."""
+    import keras
+
     from export.backbones import build_backbone
     from export.extractor_export import export_extractor
     from streaming.preprocess import FrameSpec
 
+    keras.utils.set_random_seed(0)
     model = build_backbone("smallcnn", "none", SMALL_SIZE)
-    export_extractor(model, path, FrameSpec(SMALL_SIZE, SMALL_SIZE), {"arch": "smallcnn", "weights": "none"},
-                     "test smallcnn")
+    export_extractor(
+        model, path, FrameSpec(SMALL_SIZE, SMALL_SIZE), {"arch": "smallcnn", "weights": "none"}, "test smallcnn"
+    )
     return model, path
 
 
 def smallcnn_head_bundle(path: Path, tmp_path_factory):
     """(keras head, bundle path): the smallcnn bundle plus a 32-unit LSTM head trained nowhere (cuDNN flag on)."""
-    from export.bundle import Sampling
     from export.head_export import export_head
+    from streaming.sampler import Sampling
 
     _, base = shared("smallcnn", tmp_path_factory, smallcnn_bundle)
     copy_bundle(base, path)
     head = small_head(256, use_cudnn=True)  # as a GPU-trained head would be: export must rebuild it
-    export_head(head, path, LABELS, Sampling("stride", 10.0), WINDOW)
+    export_head(head, path, LABELS, Sampling("stride", 10.0, WINDOW))
     return head, path
 
 
@@ -117,9 +140,11 @@ def edit_manifest(bundle: Path, change: Callable[[dict], None]) -> None:
 
 def rehash(bundle: Path, role: str) -> None:
     """Make the manifest's hash match a file the test replaced on purpose."""
-    from export.bundle import sha256_file
+    from streaming.bundle import sha256_file
 
-    edit_manifest(bundle, lambda m: m["files"][role].__setitem__("sha256", sha256_file(bundle / m["files"][role]["path"])))
+    edit_manifest(
+        bundle, lambda m: m["files"][role].__setitem__("sha256", sha256_file(bundle / m["files"][role]["path"]))
+    )
 
 
 def write_clip(path: Path, frames: int = 60, size: tuple[int, int] = (160, 120), fps: float = 25.0) -> Path:

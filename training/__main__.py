@@ -1,4 +1,5 @@
 """`python -m training ...` (see training/cli.py)."""
+
 import sys
 
 from training.cli import main

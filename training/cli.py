@@ -9,6 +9,7 @@
 A user error (missing data folder, empty class list, unknown class, bad run folder) prints one line
 `error: ...` on stderr and exits 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from export.tf_import import import_tensorflow_quietly
-from streaming.errors import ActionstreamError, run_command
+from streaming.command import run_command
+from streaming.errors import ActionstreamError
+from streaming.sampler import DEFAULT_FEATURE_RATE, DEFAULT_WINDOW, SAMPLING_MODES, Sampling
 
 EXIT_OK = 0
 
@@ -26,35 +29,52 @@ EXIT_OK = 0
 def _run_options(p: argparse.ArgumentParser) -> None:
     """Options of `run` and `extract`: what to train on and how."""
     from export.backbones import BACKBONES
+    from streaming.splits import SPLIT_SPECS
     from training.models import HEADS
-    from training.splits import SPLIT_SPECS
 
     d = p.add_argument_group("data")
-    d.add_argument("--data", required=True, type=Path, help="UCF101-layout folder: <Class>/<clip>.avi (or UCF-101/ "
-                   "inside it)")
+    d.add_argument(
+        "--data", required=True, type=Path, help="UCF101-layout folder: <Class>/<clip>.avi (or UCF-101/ inside it)"
+    )
     d.add_argument("--splits", type=Path, help="ucfTrainTestlist folder (default: found in or beside --data)")
-    d.add_argument("--split", default="1", choices=SPLIT_SPECS,
-                   help="official split 1-3 (default 1), seed (4 of every 5 clips train), first-90")
+    d.add_argument(
+        "--split",
+        default="1",
+        choices=SPLIT_SPECS,
+        help="official split 1-3 (default 1), seed (4 of every 5 clips train), first-90",
+    )
     d.add_argument("--classes", help="preset (seed-experiment, seed-final), Class1,Class2,... or a file of names")
     m = p.add_argument_group("model")
     m.add_argument("--arch", default="inceptionv3", choices=BACKBONES)
-    m.add_argument("--weights", default=None, metavar="{imagenet,none,PATH}",
-                   help="backbone weights (default: imagenet for inceptionv3, none for smallcnn)")
+    m.add_argument(
+        "--weights",
+        default=None,
+        metavar="{imagenet,none,PATH}",
+        help="backbone weights (default: imagenet for inceptionv3, none for smallcnn)",
+    )
     m.add_argument("--input-size", type=int, help="square frame size (default 299 / 112)")
     m.add_argument("--head", default="lstm", choices=HEADS)
     _head_options(m)
     s = p.add_argument_group("sampling")
-    s.add_argument("--sampling", default="stride", choices=("stride", "segments"))
-    s.add_argument("--fps", type=float, default=10.0, help="features per second (default 10)")
-    s.add_argument("--window", type=int, default=40, help="steps per window (default 40)")
+    s.add_argument("--sampling", default="stride", choices=SAMPLING_MODES)
+    s.add_argument(
+        "--feature-rate",
+        "--fps",
+        dest="fps",
+        type=float,
+        default=DEFAULT_FEATURE_RATE,
+        help=f"features per second, not the video's frame rate (default {DEFAULT_FEATURE_RATE:g})",
+    )
+    s.add_argument("--window", type=int, default=DEFAULT_WINDOW, help=f"steps per window (default {DEFAULT_WINDOW})")
     s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="for extraction")
     s.add_argument("--cache", type=Path, help="feature cache folder (default RUN_DIR/features)")
     p.add_argument("--out", required=True, type=Path, help="run folder (created; a rerun resumes)")
 
 
 def _head_options(g) -> None:
-    g.add_argument("--units", type=int, help="recurrent units (default 2048 on inceptionv3 as in the report, "
-                   "128 on smallcnn)")
+    g.add_argument(
+        "--units", type=int, help="recurrent units (default 2048 on inceptionv3 as in the report, 128 on smallcnn)"
+    )
     g.add_argument("--dense", help="dense layer widths after the recurrent layer, e.g. 512 or 512,256 (default 512)")
     g.add_argument("--dropout", type=float, help="dropout (default 0.5)")
     g.add_argument("--epochs", type=int, help="at most this many epochs (default 100; early stopping)")
@@ -75,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, type=Path)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--clips-per-class", type=int, default=10)
-    s.add_argument("--groups", type=int, default=None,
-                   help="actor/place groups (default 5, or the clips per class when fewer)")
+    s.add_argument(
+        "--groups", type=int, default=None, help="actor/place groups (default 5, or the clips per class when fewer)"
+    )
     s.set_defaults(func=_synth)
 
     r = sub.add_parser("run", help="extract + fit + evaluate + export in one command")
@@ -109,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return run_command(args.func, args, "finished work is kept (features cached, files written atomically); "
-                                         "rerun to resume")
+    return run_command(
+        args.func, args, "finished work is kept (features cached, files written atomically); rerun to resume"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ commands
@@ -121,16 +143,27 @@ def _synth(args: argparse.Namespace) -> int:
         raise ActionstreamError(f"--seed must be >= 0, got {args.seed}")
     groups = args.groups if args.groups is not None else min(5, args.clips_per_class)
     out = write_dataset(args.out, seed=args.seed, clips_per_class=args.clips_per_class, groups=groups)
-    print(f"wrote {len(ACTIONS) * args.clips_per_class} clips of {len(ACTIONS)} actions to {out / 'UCF-101'} and "
-          f"split lists to {out / 'ucfTrainTestlist'}")
+    print(
+        f"wrote {len(ACTIONS) * args.clips_per_class} clips of {len(ACTIONS)} actions to {out / 'UCF-101'} and "
+        f"split lists to {out / 'ucfTrainTestlist'}"
+    )
     return EXIT_OK
 
 
 def _fit_overrides(args: argparse.Namespace, config):
     """A RunConfig with the head/fit options given on the command line applied."""
-    fit_changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                      ("learning_rate", args.lr), ("decay", args.decay),
-                                      ("patience", args.patience), ("seed", args.seed)) if v is not None}
+    fit_changes = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("learning_rate", args.lr),
+            ("decay", args.decay),
+            ("patience", args.patience),
+            ("seed", args.seed),
+        )
+        if v is not None
+    }
     try:
         fit = replace(config.fit, **fit_changes) if fit_changes else config.fit
         changes: dict = {"fit": fit}
@@ -152,14 +185,26 @@ def _config_from_args(args: argparse.Namespace):
     from training.run import RunConfig
 
     if not args.data.exists():
-        raise ActionstreamError(f"{args.data}: no such data folder; give a folder with one sub-folder of clips per "
-                                "class (UCF101 layout), or make one with `python -m training synth --out DIR`")
+        raise ActionstreamError(
+            f"{args.data}: no such data folder; give a folder with one sub-folder of clips per "
+            "class (UCF101 layout), or make one with `python -m training synth --out DIR`"
+        )
     weights = args.weights or ("imagenet" if args.arch == "inceptionv3" else "none")
     try:
-        base = RunConfig(data=str(args.data), splits=str(args.splits) if args.splits else None, split=args.split,
-                         classes=args.classes, arch=args.arch, weights=weights, input_size=args.input_size,
-                         head=args.head, sampling=args.sampling, fps=args.fps, window=args.window,
-                         device=args.device, cache=str(args.cache) if args.cache else None, fit=FitConfig())
+        base = RunConfig(
+            data=str(args.data),
+            splits=str(args.splits) if args.splits else None,
+            split=args.split,
+            classes=args.classes,
+            arch=args.arch,
+            weights=weights,
+            input_size=args.input_size,
+            head=args.head,
+            sampling=Sampling(args.sampling, args.fps, args.window),
+            device=args.device,
+            cache=str(args.cache) if args.cache else None,
+            fit=FitConfig(),
+        )
     except ValueError as exc:
         raise ActionstreamError(str(exc)) from exc
     return _fit_overrides(args, base)
@@ -217,4 +262,3 @@ def _demo_model(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
     make_demo_model(args.out, DemoConfig(seed=args.seed), work=args.work)
     return EXIT_OK
-

@@ -16,25 +16,30 @@ mirroring. Then each head is fitted on that CNN's features, then CNN and head ar
 It is evaluated through the exported bundle (ONNX extractor and head, the live engine's preprocessing) on
 clips rendered from seeds never used in training, and on the demo stream itself.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import platform
-import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from export.bundle import MANIFEST, Bundle, Sampling, load_bundle
+from streaming.atomic import atomic_dir
+from streaming.bundle import MANIFEST, Bundle, load_bundle
 from streaming.errors import ActionstreamError
 from streaming.preprocess import FrameSpec, preprocess_frame
-from streaming.sampler import RateSampler
+from streaming.sampler import RateSampler, Sampling
 from streaming.video import FrameReader
+
+if TYPE_CHECKING:
+    from training.fit import FitConfig
 
 DESCRIPTION = "demo model, synthetic stick-figure actions — will not recognize real people"
 #: Dataset seeds are derived from the demo seed by these offsets, so train, validation, test and the demo
@@ -56,8 +61,7 @@ class DemoConfig:
     #: Test clips per action (rendered by synth.write_dataset from a seed used nowhere else).
     test_clips_per_class: int = 12
     input_size: int = 48
-    fps: float = 10.0
-    window: int = 40
+    sampling: Sampling = field(default_factory=Sampling)
     units: int = 64
     dense: tuple[int, ...] = (64,)
     dropout: float = 0.2
@@ -89,8 +93,8 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if min(self.looks, self.val_looks, self.test_clips_per_class) < 2:
             raise ValueError(f"need at least 2 looks / clips per action in each set: {self}")
-        if self.input_size < 16 or self.window < 1 or not self.fps > 0:
-            raise ValueError(f"bad input_size/window/fps: {self}")
+        if self.input_size < 16:
+            raise ValueError(f"bad input_size: {self}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -130,8 +134,8 @@ def codes_to_input(codes: np.ndarray) -> np.ndarray:
 class ClipSet:
     """Rendered clips as the engine would see them (written, decoded, sampled at the feature rate)."""
 
-    codes: list[np.ndarray]   # per clip: N×s×s×3 uint8 frame codes
-    poses: list[np.ndarray]   # per clip: N×(2·joints) hip-relative joint positions, in figure heights
+    codes: list[np.ndarray]  # per clip: N×s×s×3 uint8 frame codes
+    poses: list[np.ndarray]  # per clip: N×(2·joints) hip-relative joint positions, in figure heights
     labels: list[int]
     paths: list[Path]
 
@@ -159,10 +163,10 @@ def render_set(out: Path, seed: int, looks: int, cfg: DemoConfig, progress: bool
             frames, fps = render_clip(action, clip_seed, synth, appearance_seed=look)
             write_clip(path, frames, fps)
         tracks = joint_tracks(action, clip_seed, synth, appearance_seed=look)
-        joints = np.stack([tracks[j] for j in JOINTS], axis=1)                      # T×J×2 pixels
+        joints = np.stack([tracks[j] for j in JOINTS], axis=1)  # T×J×2 pixels
         height = float((joints[..., 1].max(axis=1) - joints[..., 1].min(axis=1)).max())
         rel = ((joints - joints[:, :1]) / max(height, 1.0)).reshape(len(joints), -1).astype(np.float32)
-        codes, picked = frame_codes(path, frame, cfg.fps)
+        codes, picked = frame_codes(path, frame, cfg.sampling.feature_rate)
         clips.codes.append(codes)
         clips.poses.append(rel[np.minimum(picked, len(rel) - 1)])
         clips.labels.append(a)
@@ -183,15 +187,23 @@ class TrainedModel:
 def _fit_config(cfg: DemoConfig, epochs: int, learning_rate: float, patience: int) -> "FitConfig":
     from training.fit import FitConfig
 
-    return FitConfig(epochs=epochs, batch_size=cfg.batch_size, learning_rate=learning_rate, decay=cfg.decay,
-                     patience=patience, seed=cfg.seed, train_hop=cfg.hop, val_fraction=0.0)
+    return FitConfig(
+        epochs=epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=learning_rate,
+        decay=cfg.decay,
+        patience=patience,
+        seed=cfg.seed,
+        train_hop=cfg.hop,
+        val_fraction=0.0,
+    )
 
 
 def _frame_features(backbone, ws) -> np.ndarray:
     """The backbone's feature for every stored frame (run once per frame, not once per window)."""
     out = []
     for start in range(0, len(ws.features), 256):
-        out.append(np.asarray(backbone(codes_to_input(ws.features[start:start + 256]), training=False)))
+        out.append(np.asarray(backbone(codes_to_input(ws.features[start : start + 256]), training=False)))
     return np.concatenate(out)
 
 
@@ -211,7 +223,7 @@ def _augment(codes: np.ndarray, poses: np.ndarray, rng: np.random.Generator) -> 
     padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
     for b in range(len(x)):
         oy, ox = rng.integers(0, 2 * pad + 1, 2)
-        img = padded[b, oy:oy + size, ox:ox + size][..., rng.permutation(3)]
+        img = padded[b, oy : oy + size, ox : ox + size][..., rng.permutation(3)]
         if rng.random() < 0.5:
             img = img[:, ::-1]
             y[b, 0::2] *= -1.0  # x coordinates
@@ -226,14 +238,16 @@ def _augment_clip(codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     pad = max(1, size // 8)
     oy, ox = rng.integers(0, 2 * pad + 1, 2)
     padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
-    x = padded[:, oy:oy + size, ox:ox + size][..., rng.permutation(3)]
+    x = padded[:, oy : oy + size, ox : ox + size][..., rng.permutation(3)]
     return np.ascontiguousarray(x[:, :, ::-1] if rng.random() < 0.5 else x)
 
 
 def _augmented_windows(rng: np.random.Generator):
     """A make_dataset transform for B×T frame windows: each window gets its own _augment_clip."""
+
     def transform(batch: np.ndarray) -> np.ndarray:
         return np.stack([_augment_clip(w, rng) for w in batch])
+
     return transform
 
 
@@ -246,8 +260,14 @@ def _head_training_set(cnn, clips: ClipSet, ws, copies: int, rng: np.random.Gene
     for _ in range(copies):
         feats.append(np.concatenate([np.asarray(cnn(_augment_clip(c, rng), training=False)) for c in clips.codes]))
     rows = len(ws.features)
-    return WindowSet(np.concatenate(feats), np.concatenate([ws.index + k * rows for k in range(copies + 1)]),
-                     np.tile(ws.labels, copies + 1), np.tile(ws.clip, copies + 1), ws.clip_ids, ws.clip_labels)
+    return WindowSet(
+        np.concatenate(feats),
+        np.concatenate([ws.index + k * rows for k in range(copies + 1)]),
+        np.tile(ws.labels, copies + 1),
+        np.tile(ws.clip, copies + 1),
+        ws.clip_ids,
+        ws.clip_labels,
+    )
 
 
 def _frame_stage(cnn, train, val, classes: int, cfg: DemoConfig, progress: bool) -> dict:
@@ -269,9 +289,12 @@ def _frame_stage(cnn, train, val, classes: int, cfg: DemoConfig, progress: bool)
     action = keras.layers.Dense(classes, activation="softmax", name="action")(hidden)
     model = keras.Model(cnn.inputs, {"pose": pose, "action": action}, name="cnn_on_frames")
     schedule = keras.optimizers.schedules.InverseTimeDecay(cfg.learning_rate, 1, cfg.decay)
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss={"pose": "mse", "action": "sparse_categorical_crossentropy"},
-                  loss_weights={"pose": cfg.pose_weight, "action": 1.0}, metrics={"action": "accuracy"})
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss={"pose": "mse", "action": "sparse_categorical_crossentropy"},
+        loss_weights={"pose": cfg.pose_weight, "action": 1.0},
+        metrics={"action": "accuracy"},
+    )
     codes, poses, labels = stack(train, cfg.frame_step)
     v_codes, v_poses, v_labels = stack(val, cfg.frame_step)
     rng = np.random.default_rng(cfg.seed)
@@ -291,18 +314,33 @@ def _frame_stage(cnn, train, val, classes: int, cfg: DemoConfig, progress: bool)
         x.set_shape((None, size, size, 3))
         return x, {"pose": tf.gather(v_poses, idx), "action": tf.gather(v_labels, idx)}
 
-    train_ds = (tf.data.Dataset.from_tensor_slices(np.arange(len(codes))).shuffle(len(codes), seed=cfg.seed)
-                .batch(cfg.frame_batch_size).map(load_train, num_parallel_calls=1, deterministic=True).prefetch(2))
-    val_ds = (tf.data.Dataset.from_tensor_slices(np.arange(len(v_codes))).batch(cfg.frame_batch_size * 2)
-              .map(load_val, num_parallel_calls=1, deterministic=True))
-    config = FitConfig(epochs=cfg.frame_epochs, batch_size=cfg.frame_batch_size, learning_rate=cfg.learning_rate,
-                       decay=cfg.decay, patience=cfg.frame_epochs, seed=cfg.seed)
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices(np.arange(len(codes)))
+        .shuffle(len(codes), seed=cfg.seed)
+        .batch(cfg.frame_batch_size)
+        .map(load_train, num_parallel_calls=1, deterministic=True)
+        .prefetch(2)
+    )
+    val_ds = (
+        tf.data.Dataset.from_tensor_slices(np.arange(len(v_codes)))
+        .batch(cfg.frame_batch_size * 2)
+        .map(load_val, num_parallel_calls=1, deterministic=True)
+    )
+    config = FitConfig(
+        epochs=cfg.frame_epochs,
+        batch_size=cfg.frame_batch_size,
+        learning_rate=cfg.learning_rate,
+        decay=cfg.decay,
+        patience=cfg.frame_epochs,
+        seed=cfg.seed,
+    )
     result = fit_model(model, train_ds, val_ds, config, progress=progress)
     return {**result.to_dict(), "frames": len(codes)}
 
 
-def train_models(train: ClipSet, val: ClipSet, classes: int, cfg: DemoConfig, progress: bool
-                 ) -> dict[str, TrainedModel]:
+def train_models(
+    train: ClipSet, val: ClipSet, classes: int, cfg: DemoConfig, progress: bool
+) -> dict[str, TrainedModel]:
     """The lstm model and the meanpool baseline, trained the same way in stages that keep costly passes few:
 
     0. smallcnn on single frames: pose and action (a frame costs 1/40 of a window; see the module docstring).
@@ -318,21 +356,21 @@ def train_models(train: ClipSet, val: ClipSet, classes: int, cfg: DemoConfig, pr
     from training.models import build_end_to_end, build_head
 
     def data(train_ws, val_ws, train_transform=None, val_transform=None):
-        return (make_dataset(train_ws, classes, cfg.batch_size, shuffle=True, seed=cfg.seed,
-                             transform=train_transform),
-                make_dataset(val_ws, classes, cfg.batch_size, shuffle=False, transform=val_transform))
+        return (
+            make_dataset(train_ws, classes, cfg.batch_size, shuffle=True, seed=cfg.seed, transform=train_transform),
+            make_dataset(val_ws, classes, cfg.batch_size, shuffle=False, transform=val_transform),
+        )
 
     def say(text: str) -> None:
         if progress:
             print(text, flush=True)
 
-    train_ws = build_windows(train.codes, train.labels, cfg.window, cfg.hop, [str(p) for p in train.paths])
-    val_ws = build_windows(val.codes, val.labels, cfg.window, cfg.hop, [str(p) for p in val.paths])
+    train_ws = build_windows(train.codes, train.labels, cfg.sampling.window, cfg.hop, [str(p) for p in train.paths])
+    val_ws = build_windows(val.codes, val.labels, cfg.sampling.window, cfg.hop, [str(p) for p in val.paths])
     seed_everything(cfg.seed)
     cnn = build_backbone("smallcnn", weights="none", input_size=cfg.input_size)
     dim = int(cnn.output_shape[-1])
-    say(f"0/2 smallcnn on single frames: pose and action, {sum(len(c) for c in train.codes) // cfg.frame_step} "
-        "frames")
+    say(f"0/2 smallcnn on single frames: pose and action, {sum(len(c) for c in train.codes) // cfg.frame_step} frames")
     pre = _frame_stage(cnn, train, val, classes, cfg, progress)
 
     models: dict[str, TrainedModel] = {}
@@ -340,52 +378,80 @@ def train_models(train: ClipSet, val: ClipSet, classes: int, cfg: DemoConfig, pr
         seed_everything(cfg.seed)
         own_cnn = keras.models.clone_model(cnn)
         own_cnn.set_weights(cnn.get_weights())
-        head = build_head(kind, cfg.window, dim, classes, units=cfg.units, dropout=cfg.dropout, dense=cfg.dense)
+        head = build_head(
+            kind, cfg.sampling.window, dim, classes, units=cfg.units, dropout=cfg.dropout, dense=cfg.dense
+        )
         say(f"1/2 {kind} head on the frozen CNN's features: {len(train_ws)} windows ({len(val_ws)} validation)")
         rng = np.random.default_rng(cfg.seed)
-        head_fit = fit_model(head, *data(_head_training_set(own_cnn, train, train_ws, cfg.augmented_copies, rng),
-                                         _with_features(val_ws, _frame_features(own_cnn, val_ws))),
-                             _fit_config(cfg, cfg.head_epochs, cfg.learning_rate, cfg.patience * 2),
-                             progress=progress)
-        joint = build_end_to_end(own_cnn, head, cfg.window)
+        head_fit = fit_model(
+            head,
+            *data(
+                _head_training_set(own_cnn, train, train_ws, cfg.augmented_copies, rng),
+                _with_features(val_ws, _frame_features(own_cnn, val_ws)),
+            ),
+            _fit_config(cfg, cfg.head_epochs, cfg.learning_rate, cfg.patience * 2),
+            progress=progress,
+        )
+        joint = build_end_to_end(own_cnn, head, cfg.sampling.window)
         say(f"2/2 smallcnn + {kind} end to end")
-        fine = fit_model(joint, *data(train_ws, val_ws, _augmented_windows(rng), codes_to_input),
-                         _fit_config(cfg, cfg.finetune_epochs, cfg.finetune_learning_rate, cfg.patience),
-                         progress=progress)
+        fine = fit_model(
+            joint,
+            *data(train_ws, val_ws, _augmented_windows(rng), codes_to_input),
+            _fit_config(cfg, cfg.finetune_epochs, cfg.finetune_learning_rate, cfg.patience),
+            progress=progress,
+        )
         stages = {"cnn_on_frames": pre, "head_on_frozen_cnn": head_fit.to_dict(), "end_to_end": fine.to_dict()}
         models[kind] = TrainedModel(kind, own_cnn, head, stages, int(joint.count_params()))
     return models
 
 
-def export_trained(model: TrainedModel, out: Path, labels: list[str], cfg: DemoConfig, description: str,
-                   provenance: dict) -> Bundle:
+def export_trained(
+    model: TrainedModel, out: Path, labels: list[str], cfg: DemoConfig, description: str, provenance: dict
+) -> Bundle:
     """The trained CNN as extractor.onnx and its head as head.onnx of a new bundle at `out`."""
     from export.extractor_export import export_extractor
     from export.head_export import export_head
 
     frame = FrameSpec(cfg.input_size, cfg.input_size, "RGB", "inception")
-    export_extractor(model.backbone, out, frame, {**provenance, "arch": "smallcnn", "weights": "trained",
-                                                   "input_size": cfg.input_size}, description)
-    return export_head(model.head, out, labels, Sampling("stride", cfg.fps), cfg.window, description,
-                       {**provenance, "head": model.kind, "units": cfg.units, "dense": list(cfg.dense)})
+    export_extractor(
+        model.backbone,
+        out,
+        frame,
+        {**provenance, "arch": "smallcnn", "weights": "trained", "input_size": cfg.input_size},
+        description,
+    )
+    return export_head(
+        model.head,
+        out,
+        labels,
+        cfg.sampling,
+        description,
+        {**provenance, "head": model.kind, "units": cfg.units, "dense": list(cfg.dense)},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ evaluation
-def evaluate_bundle(bundle: Bundle, paths: list[Path], labels: list[int], names: list[str], cfg: DemoConfig,
-                    cache_dir: Path, progress: bool) -> dict:
+def evaluate_bundle(
+    bundle: Bundle,
+    paths: list[Path],
+    labels: list[int],
+    names: list[str],
+    cfg: DemoConfig,
+    cache_dir: Path,
+    progress: bool,
+) -> dict:
     """Clip and window accuracy of a bundle on clips, through its ONNX files as the live engine runs them."""
     from streaming.head import Head
     from training.evaluate import evaluate_head
     from training.features import extract_dataset
     from training.fit import build_windows
-    from training.sampling import SamplingSpec
 
-    spec = SamplingSpec("stride", cfg.fps, cfg.window)
+    spec = cfg.sampling
     result = extract_dataset(paths, bundle, spec, cache_dir, device="cpu", progress=progress)
     if result.failed:
         raise ActionstreamError(f"{len(result.failed)} evaluation clips did not decode: {result.failed[0]}")
     keys = [str(p) for p in paths]
-    ws = build_windows([result.features[k].feats for k in keys], labels, cfg.window, cfg.eval_hop, keys)
+    ws = build_windows([result.features[k].feats for k in keys], labels, cfg.sampling.window, cfg.eval_hop, keys)
     return evaluate_head(Head(bundle, device="cpu"), ws, names)
 
 
@@ -393,30 +459,35 @@ def evaluate_demo_stream(bundle: Bundle, path: Path, names: list[str], cfg: Demo
     """Window accuracy over the demo stream: every window (hop 1) that lies wholly inside one action's segment."""
     from streaming.head import Head
     from training.features import extract_dataset
-    from training.sampling import SamplingSpec
     from training.synth import demo_schedule
 
-    spec = SamplingSpec("stride", cfg.fps, cfg.window)
+    spec = cfg.sampling
     clip = extract_dataset([path], bundle, spec, cache_dir, device="cpu", progress=False).features[str(path)]
     schedule = demo_schedule(cfg.demo_seconds_per_action)
-    starts = range(0, len(clip.feats) - cfg.window + 1)
+    starts = range(0, len(clip.feats) - cfg.sampling.window + 1)
     windows, truth = [], []
     for s in starts:
-        t0, t1 = clip.times[s], clip.times[s + cfg.window - 1]
+        t0, t1 = clip.times[s], clip.times[s + cfg.sampling.window - 1]
         inside = [a for a0, a1, a in schedule if a0 <= t0 and t1 < a1]
         if inside:
-            windows.append(clip.feats[s:s + cfg.window])
+            windows.append(clip.feats[s : s + cfg.sampling.window])
             truth.append(names.index(inside[0]))
     if not windows:
         return {"windows": 0}
     probs = Head(bundle, device="cpu")(np.stack(windows))
     pred = probs.argmax(axis=1)
     truth_arr = np.asarray(truth)
-    per_action = {names[i]: round(float(np.mean(pred[truth_arr == i] == i)), 4)
-                  for i in sorted(set(truth)) if (truth_arr == i).any()}
-    return {"windows": len(windows), "window_accuracy": round(float(np.mean(pred == truth_arr)), 4),
-            "per_action": per_action,
-            "note": "windows lying wholly inside one action's segment of demo.avi, one per feature step"}
+    per_action = {
+        names[i]: round(float(np.mean(pred[truth_arr == i] == i)), 4)
+        for i in sorted(set(truth))
+        if (truth_arr == i).any()
+    }
+    return {
+        "windows": len(windows),
+        "window_accuracy": round(float(np.mean(pred == truth_arr)), 4),
+        "per_action": per_action,
+        "note": "windows lying wholly inside one action's segment of demo.avi, one per feature step",
+    }
 
 
 def single_core_speed(bundle: Bundle, repeats: int = 20) -> dict:
@@ -428,7 +499,7 @@ def single_core_speed(bundle: Bundle, repeats: int = 20) -> dict:
     ext = Extractor(bundle, device="cpu", threads=1)
     head = Head(bundle, device="cpu", threads=1)
     frame = np.zeros((1, m.frame.height, m.frame.width, 3), np.float32)
-    window = np.zeros((1, m.window, m.feature_size), np.float32)
+    window = np.zeros((1, m.sampling.window, m.feature_size), np.float32)
     timings = {}
     for name, fn, x in (("extractor_ms_per_frame", ext, frame), ("head_ms_per_window", head, window)):
         fn(x)
@@ -438,7 +509,7 @@ def single_core_speed(bundle: Bundle, repeats: int = 20) -> dict:
         timings[name] = round((time.perf_counter() - start) / repeats * 1000, 3)
     # frames/s one core sustains at the bundle's rate: an extractor call per sampled frame, a head call per step
     per_step_ms = timings["extractor_ms_per_frame"] + timings["head_ms_per_window"]
-    timings["realtime_factor_at_feature_rate"] = round(1000.0 / (per_step_ms * m.sampling.fps), 1)
+    timings["realtime_factor_at_feature_rate"] = round(1000.0 / (per_step_ms * m.sampling.feature_rate), 1)
     return timings
 
 
@@ -454,23 +525,19 @@ def _work_dir(work: Path | None) -> Iterator[Path]:
 
 
 def _clips(root: Path) -> tuple[list[Path], list[int], list[str]]:
-    from training.datasets import discover
+    from streaming.datasets import discover
 
     ds = discover(root, root / "ucfTrainTestlist" / "classInd.txt")
     return [c.path for c in ds.clips], [ds.classes.index(c.label) for c in ds.clips], ds.classes
 
 
-def _swap_into_place(staging: Path, out: Path) -> None:
-    old = out.with_name(f".{out.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def make_demo_model(out: Path, cfg: DemoConfig = DemoConfig(), work: Path | None = None,
-                    progress: bool = True, log: Callable[[str], None] = print) -> dict:
+def make_demo_model(
+    out: Path,
+    cfg: DemoConfig = DemoConfig(),
+    work: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Render the data, train lstm (and the meanpool baseline), export, evaluate; write the bundle and its
     report (report.json, confusion.png, curves.png) and the demo stream (demo.avi) into `out`."""
     from training.evaluate import pair_accuracy
@@ -494,38 +561,64 @@ def make_demo_model(out: Path, cfg: DemoConfig = DemoConfig(), work: Path | None
     with _work_dir(work) as wd:
         t = time.perf_counter()
         train = render_set(wd / f"train-s{cfg.seed}", cfg.seed, cfg.looks, cfg, progress, "train clips")
-        val = render_set(wd / f"val-s{cfg.seed + VAL_SEED_OFFSET}", cfg.seed + VAL_SEED_OFFSET, cfg.val_looks, cfg,
-                         progress, "validation clips")
+        val = render_set(
+            wd / f"val-s{cfg.seed + VAL_SEED_OFFSET}",
+            cfg.seed + VAL_SEED_OFFSET,
+            cfg.val_looks,
+            cfg,
+            progress,
+            "validation clips",
+        )
         test_seed = cfg.seed + TEST_SEED_OFFSET
-        test_root = write_dataset(wd / f"test-s{test_seed}-n{cfg.test_clips_per_class}", seed=test_seed,
-                                  clips_per_class=cfg.test_clips_per_class, groups=cfg.test_clips_per_class,
-                                  actions=ACTIONS, progress=progress)
+        test_root = write_dataset(
+            wd / f"test-s{test_seed}-n{cfg.test_clips_per_class}",
+            seed=test_seed,
+            clips_per_class=cfg.test_clips_per_class,
+            groups=cfg.test_clips_per_class,
+            actions=ACTIONS,
+            progress=progress,
+        )
         test_paths, test_labels, names = _clips(test_root)
-        data = {"train": (cfg.seed, len(train.paths)), "val": (cfg.seed + VAL_SEED_OFFSET, len(val.paths)),
-                "test": (test_seed, len(test_paths))}
+        data = {
+            "train": (cfg.seed, len(train.paths)),
+            "val": (cfg.seed + VAL_SEED_OFFSET, len(val.paths)),
+            "test": (test_seed, len(test_paths)),
+        }
         t = lap("render_and_decode_s", t)
 
         trained = train_models(train, val, len(names), cfg, progress)
         t = lap("fit_s", t)
         del train, val
 
-        provenance = {"demo_model": True, "trained_on": "synthetic stick-figure clips (training.synth), no real "
-                      "people; it will not recognize real people", "seed": cfg.seed, "train_clips":
-                      data["train"][1], "command": "python -m training demo-model", "config": cfg.to_dict()}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
-        try:
-            bundle = export_trained(trained["lstm"], staging / "bundle", names, cfg, DESCRIPTION, provenance)
-            baseline_bundle = export_trained(trained["meanpool"], wd / "baseline-bundle", names, cfg,
-                                             "demo baseline (meanpool), not shipped", provenance)
+        provenance = {
+            "demo_model": True,
+            "trained_on": "synthetic stick-figure clips (training.synth), no real "
+            "people; it will not recognize real people",
+            "seed": cfg.seed,
+            "train_clips": data["train"][1],
+            "command": "python -m training demo-model",
+            "config": cfg.to_dict(),
+        }
+        with atomic_dir(out, check=load_bundle) as staged:  # replaces `out` only once complete and loadable
+            bundle = export_trained(trained["lstm"], staged, names, cfg, DESCRIPTION, provenance)
+            baseline_bundle = export_trained(
+                trained["meanpool"],
+                wd / "baseline-bundle",
+                names,
+                cfg,
+                "demo baseline (meanpool), not shipped",
+                provenance,
+            )
             t = lap("export_s", t)
 
             cache = wd / "features"
             results = {"lstm": evaluate_bundle(bundle, test_paths, test_labels, names, cfg, cache, progress)}
-            results["meanpool"] = evaluate_bundle(baseline_bundle, test_paths, test_labels, names, cfg, cache,
-                                                      progress)
-            demo_path = write_demo_clip(staging / "bundle" / "demo.avi", seed=cfg.seed + DEMO_STREAM_SEED_OFFSET,
-                                        seconds_per_action=cfg.demo_seconds_per_action)
+            results["meanpool"] = evaluate_bundle(baseline_bundle, test_paths, test_labels, names, cfg, cache, progress)
+            demo_path = write_demo_clip(
+                staged / "demo.avi",
+                seed=cfg.seed + DEMO_STREAM_SEED_OFFSET,
+                seconds_per_action=cfg.demo_seconds_per_action,
+            )
             demo_eval = {"lstm": evaluate_demo_stream(bundle, demo_path, names, cfg, cache)}
             demo_eval["meanpool"] = evaluate_demo_stream(baseline_bundle, demo_path, names, cfg, cache)
             t = lap("evaluate_s", t)
@@ -534,38 +627,67 @@ def make_demo_model(out: Path, cfg: DemoConfig = DemoConfig(), work: Path | None
             lstm_pairs = pair_accuracy(results["lstm"]["clip"], REVERSED_PAIRS)
             base_pairs = pair_accuracy(results["meanpool"]["clip"], REVERSED_PAIRS) if "meanpool" in results else []
             for i, p in enumerate(lstm_pairs):
-                row = {"pair": p["pair"], "lstm_accuracy": p["accuracy"], "lstm_swapped": p["swapped"],
-                       "clips": p["count"]}
+                row = {
+                    "pair": p["pair"],
+                    "lstm_accuracy": p["accuracy"],
+                    "lstm_swapped": p["swapped"],
+                    "clips": p["count"],
+                }
                 if base_pairs:
                     row.update(meanpool_accuracy=base_pairs[i]["accuracy"], meanpool_swapped=base_pairs[i]["swapped"])
                 pairs.append(row)
-            bundle_files = [p for p in (staging / "bundle").iterdir() if p.name != "demo.avi"]
+            bundle_files = [p for p in staged.iterdir() if p.name != "demo.avi"]
             report = {
                 "description": DESCRIPTION,
-                "what": ("smallcnn trained end to end with an lstm head on synthetic stick-figure clips, then "
-                         "exported as extractor.onnx + head.onnx; evaluated through the ONNX bundle"),
+                "what": (
+                    "smallcnn trained end to end with an lstm head on synthetic stick-figure clips, then "
+                    "exported as extractor.onnx + head.onnx; evaluated through the ONNX bundle"
+                ),
                 "classes": names,
                 "reversed_pairs": [list(p) for p in REVERSED_PAIRS],
-                "model": {"arch": "smallcnn", "input_size": cfg.input_size,
-                          "feature_size": bundle.manifest.feature_size, "head": "lstm", "units": cfg.units,
-                          "dense": list(cfg.dense), "params": trained["lstm"].params},
-                "sampling": {"mode": "stride", "fps": cfg.fps, "window": cfg.window,
-                             "window_seconds": cfg.window / cfg.fps},
-                "data": {name: {"seed": seed, "clips": n, "clips_per_class": n // len(names)}
-                         for name, (seed, n) in data.items()},
-                "test_note": (f"test clips are rendered by training.synth.write_dataset from set seed {test_seed}, "
-                              "used nowhere else (each clip's seed hashes its set's seed, action, group and number; "
-                              "training and validation clips hash other seeds), with new looks and the synth "
-                              "default 2-10 s lengths"),
+                "model": {
+                    "arch": "smallcnn",
+                    "input_size": cfg.input_size,
+                    "feature_size": bundle.manifest.feature_size,
+                    "head": "lstm",
+                    "units": cfg.units,
+                    "dense": list(cfg.dense),
+                    "params": trained["lstm"].params,
+                },
+                "sampling": {
+                    "mode": cfg.sampling.mode,
+                    "fps": cfg.sampling.feature_rate,
+                    "window": cfg.sampling.window,
+                    "window_seconds": cfg.sampling.window / cfg.sampling.feature_rate,
+                },
+                "data": {
+                    name: {"seed": seed, "clips": n, "clips_per_class": n // len(names)}
+                    for name, (seed, n) in data.items()
+                },
+                "test_note": (
+                    f"test clips are rendered by training.synth.write_dataset from set seed {test_seed}, "
+                    "used nowhere else (each clip's seed hashes its set's seed, action, group and number; "
+                    "training and validation clips hash other seeds), with new looks and the synth "
+                    "default 2-10 s lengths"
+                ),
                 "clip": results["lstm"]["clip"],
                 "window": results["lstm"]["window"],
-                "baseline": ({"head": "meanpool", "params": trained["meanpool"].params,
-                              "clip": results["meanpool"]["clip"], "window": results["meanpool"]["window"]}
-                             if "meanpool" in results else None),
+                "baseline": (
+                    {
+                        "head": "meanpool",
+                        "params": trained["meanpool"].params,
+                        "clip": results["meanpool"]["clip"],
+                        "window": results["meanpool"]["window"],
+                    }
+                    if "meanpool" in results
+                    else None
+                ),
                 "reversed_pair_accuracy": pairs,
                 "demo_stream": {"file": "demo.avi", "seconds_per_action": cfg.demo_seconds_per_action, **demo_eval},
-                "fit": {kind: {stage: {k: v for k, v in r.items() if k != "checkpoint"} for stage, r in m.fit.items()}
-                        for kind, m in trained.items()},
+                "fit": {
+                    kind: {stage: {k: v for k, v in r.items() if k != "checkpoint"} for stage, r in m.fit.items()}
+                    for kind, m in trained.items()
+                },
                 "bundle_bytes": sum(p.stat().st_size for p in bundle_files if p.is_file()),
                 "speed_one_core": single_core_speed(bundle),
                 "timings": timings,
@@ -573,30 +695,39 @@ def make_demo_model(out: Path, cfg: DemoConfig = DemoConfig(), work: Path | None
                 "config": cfg.to_dict(),
             }
             _ = lap("total_before_plots_s", started)
-            plot_confusion(report["clip"]["confusion"], names, staging / "bundle" / "confusion.png",
-                           f"demo model (smallcnn + lstm), held-out synthetic clips: clip accuracy "
-                           f"{report['clip']['top1']:.1%}")
+            plot_confusion(
+                report["clip"]["confusion"],
+                names,
+                staged / "confusion.png",
+                f"demo model (smallcnn + lstm), held-out synthetic clips: clip accuracy {report['clip']['top1']:.1%}",
+            )
             fits = trained["lstm"].fit
             frame_hist = {k.replace("action_", ""): v for k, v in fits["cnn_on_frames"]["history"].items()}
-            history, stages = join_histories([("0 cnn on frames", frame_hist),
-                                              ("1 lstm on frozen cnn", fits["head_on_frozen_cnn"]["history"]),
-                                              ("2 cnn+lstm end to end", fits["end_to_end"]["history"])])
-            plot_curves(history, staging / "bundle" / "curves.png",
-                        "demo model: smallcnn on frames, lstm on its features, then both end to end", stages)
+            history, stages = join_histories(
+                [
+                    ("0 cnn on frames", frame_hist),
+                    ("1 lstm on frozen cnn", fits["head_on_frozen_cnn"]["history"]),
+                    ("2 cnn+lstm end to end", fits["end_to_end"]["history"]),
+                ]
+            )
+            plot_curves(
+                history,
+                staged / "curves.png",
+                "demo model: smallcnn on frames, lstm on its features, then both end to end",
+                stages,
+            )
             timings["total_s"] = round(time.perf_counter() - started, 1)
-            write_json_atomic(staging / "bundle" / "report.json", report)
-            load_bundle(staging / "bundle")
-            _swap_into_place(staging / "bundle", out)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            write_json_atomic(staged / "report.json", report)
     log(summary_lines(report))
     return report
 
 
 def summary_lines(report: dict) -> str:
     """A few lines for the terminal: accuracy of both heads, the reversed pairs, size and time."""
-    lines = [f"demo model: clip accuracy {report['clip']['top1']:.1%} on {report['clip']['count']} held-out clips "
-             f"(window {report['window']['top1']:.1%})"]
+    lines = [
+        f"demo model: clip accuracy {report['clip']['top1']:.1%} on {report['clip']['count']} held-out clips "
+        f"(window {report['window']['top1']:.1%})"
+    ]
     if report.get("baseline"):
         lines.append(f"meanpool baseline: clip accuracy {report['baseline']['clip']['top1']:.1%}")
     for row in report["reversed_pair_accuracy"]:
@@ -605,6 +736,8 @@ def summary_lines(report: dict) -> str:
     demo = report["demo_stream"].get("lstm", {})
     if demo.get("windows"):
         lines.append(f"demo stream: window accuracy {demo['window_accuracy']:.1%} over {demo['windows']} windows")
-    lines.append(f"bundle {report['bundle_bytes'] / 1e6:.2f} MB, {report['speed_one_core']['extractor_ms_per_frame']} "
-                 f"ms/frame on one core; total {report['timings']['total_s']} s")
+    lines.append(
+        f"bundle {report['bundle_bytes'] / 1e6:.2f} MB, {report['speed_one_core']['extractor_ms_per_frame']} "
+        f"ms/frame on one core; total {report['timings']['total_s']} s"
+    )
     return "\n".join(lines)

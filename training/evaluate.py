@@ -7,9 +7,10 @@ window of a short clip), the way a viewer would judge a whole clip.
     clip_probs = clip_probabilities(probs, test_windows)
     summary = classification_summary(clip_probs, test_windows.clip_labels, classes)
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -20,13 +21,16 @@ REPORT_TOP_K = (1, 2, 5)
 #: How many most-confused class pairs the report lists.
 MOST_CONFUSED = 10
 #: Said in every report of a `seed` split (the report's final rule), because its accuracy is flattered by it.
-SEED_SPLIT_NOTE = ("these test clips share actors and backgrounds with training clips (the seed split puts clips "
-                   "of one group on both sides), so accuracy is optimistic; the official splits keep each group on "
-                   "one side")
+SEED_SPLIT_NOTE = (
+    "these test clips share actors and backgrounds with training clips (the seed split puts clips "
+    "of one group on both sides), so accuracy is optimistic; the official splits keep each group on "
+    "one side"
+)
 
 
-def predict_windows(head: Callable[[np.ndarray], np.ndarray], ws: WindowSet, batch_size: int = 256,
-                    progress: bool = False) -> np.ndarray:
+def predict_windows(
+    head: Callable[[np.ndarray], np.ndarray], ws: WindowSet, batch_size: int = 256, progress: bool = False
+) -> np.ndarray:
     """Probabilities (n_windows × C) from any head callable (an ONNX `streaming.head.Head`, a Keras model)."""
     from tqdm import tqdm
 
@@ -67,8 +71,10 @@ def most_confused(cm: np.ndarray, names: Sequence[str], n: int = MOST_CONFUSED) 
     rows = cm.sum(axis=1)
     cells = [(int(cm[i, j]), i, j) for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] > 0]
     cells.sort(key=lambda c: (-c[0], c[1], c[2]))
-    return [{"true": names[i], "predicted": names[j], "count": c, "rate": round(c / max(1, rows[i]), 4)}
-            for c, i, j in cells[:n]]
+    return [
+        {"true": names[i], "predicted": names[j], "count": c, "rate": round(c / max(1, rows[i]), 4)}
+        for c, i, j in cells[:n]
+    ]
 
 
 def classification_summary(probs: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> dict:
@@ -102,16 +108,28 @@ def pair_accuracy(summary: dict, pairs: Sequence[Sequence[str]]) -> list[dict]:
         i, j = names.index(a), names.index(b)
         total = cm[i].sum() + cm[j].sum()
         correct = cm[i, i] + cm[j, j]
-        out.append({"pair": [a, b], "accuracy": round(float(correct / total), 4) if total else None,
-                    "swapped": int(cm[i, j] + cm[j, i]), "count": int(total)})
+        out.append(
+            {
+                "pair": [a, b],
+                "accuracy": round(float(correct / total), 4) if total else None,
+                "swapped": int(cm[i, j] + cm[j, i]),
+                "count": int(total),
+            }
+        )
     return out
 
 
-def evaluate_head(head: Callable[[np.ndarray], np.ndarray], ws: WindowSet, names: Sequence[str],
-                  progress: bool = False) -> dict:
+def evaluate_head(
+    head: Callable[[np.ndarray], np.ndarray], ws: WindowSet, names: Sequence[str], progress: bool = False
+) -> dict:
     """Window-level and clip-level summaries of a head on a WindowSet."""
     probs = predict_windows(head, ws, progress=progress)
     clip_probs = clip_probabilities(probs, ws)
-    return {"clip": classification_summary(clip_probs, ws.clip_labels, names),
-            "window": {k: v for k, v in classification_summary(probs, ws.labels, names).items()
-                       if k in ("count", "top1", "top2", "top5")}}
+    return {
+        "clip": classification_summary(clip_probs, ws.clip_labels, names),
+        "window": {
+            k: v
+            for k, v in classification_summary(probs, ws.labels, names).items()
+            if k in ("count", "top1", "top2", "top5")
+        },
+    }

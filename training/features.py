@@ -4,7 +4,7 @@ Frames are decoded with streaming.video, picked by timestamp with streaming.samp
 streaming.preprocess and run through streaming.extractor's ONNX session: the same calls the live engine
 makes, so a training feature equals the live feature of the same frame.
 
-    result = extract_dataset(paths, load_bundle("models/demo"), SamplingSpec(), Path("cache"))
+    result = extract_dataset(paths, load_bundle("models/demo"), Sampling(), Path("cache"))
     for path, clip in result.features.items(): clip.feats  # N×D float32, one row per sampled frame
 
 The cache keeps one .npz per clip under <root>/<extractor hash>-<frame>-<sampling key>/<class>/<clip>.npz,
@@ -12,14 +12,13 @@ written atomically, so an interrupted extraction resumes where it stopped and a 
 spec or rate never reuses stale features. A file's size and mtime are stored with its features: a clip
 rewritten in place (say, synthetic data regenerated with another seed) is recomputed.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import queue
-import re
 import sys
-import tempfile
 import threading
 import time
 import zipfile
@@ -30,13 +29,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from export.bundle import Bundle
+from streaming.atomic import atomic_file, temp_file_pid
+from streaming.bundle import Bundle
+from streaming.clip_features import ClipFeatures
+from streaming.clip_sampling import cache_key
 from streaming.errors import SourceError
 from streaming.extractor import Extractor
 from streaming.preprocess import FrameSpec, preprocess_frame
-from streaming.sampler import RateSampler, segment_indices
+from streaming.sampler import RateSampler, Sampling
 from streaming.video import FrameReader
-from training.sampling import SamplingSpec
 
 #: Preprocessed frames waiting for the extractor, per batch: bounds memory (a 299×299 frame is 1 MB).
 QUEUE_BATCHES = 2
@@ -44,21 +45,6 @@ QUEUE_BATCHES = 2
 PUT_TIMEOUT_S = 0.5
 #: Errors that mean "this file does not decode", collected per file; anything else is a bug and is raised.
 DECODE_ERRORS = (SourceError, cv2.error, OSError)
-
-
-@dataclass
-class ClipFeatures:
-    """One clip's features: a row per sampled frame, with the frame's time in seconds."""
-
-    path: str
-    times: np.ndarray  # N float64, seconds from the clip's start
-    feats: np.ndarray  # N×D float32
-    frames_read: int  # frames the decoder delivered (not the container's claim)
-    end_reason: str  # FrameReader.end_reason: "end of file" or "cut short: ..."
-
-    @property
-    def truncated(self) -> bool:
-        return self.end_reason.startswith("cut short")
 
 
 @dataclass
@@ -80,17 +66,18 @@ class ExtractResult:
 class FeatureCache:
     """One .npz per clip, in a folder named for everything the features depend on.
 
-    The folder is <extractor sha256[:16]>-<h>x<w>-<color>-<preprocessing>-<spec.key()>; the file is
+    The folder is <extractor sha256[:16]>-<h>x<w>-<color>-<preprocessing>-<cache_key(spec)>; the file is
     <class folder>/<clip stem>.npz.
     """
 
-    def __init__(self, root: Path, bundle: Bundle, spec: SamplingSpec, int8: bool = False):
+    def __init__(self, root: Path, bundle: Bundle, spec: Sampling, int8: bool = False):
         role = bundle.extractor_role(int8)
         frame = bundle.manifest.frame
         self.extractor_id = bundle.manifest.files[role].sha256[:16]
         self.spec = spec
-        self.dir = Path(root) / (f"{self.extractor_id}-{frame.height}x{frame.width}-{frame.color}-"
-                                 f"{frame.preprocessing}-{spec.key()}")
+        self.dir = Path(root) / (
+            f"{self.extractor_id}-{frame.height}x{frame.width}-{frame.color}-{frame.preprocessing}-{cache_key(spec)}"
+        )
 
     def path_for(self, clip_path: str | os.PathLike) -> Path:
         p = Path(clip_path)
@@ -103,43 +90,46 @@ class FeatureCache:
             return None
         try:
             with np.load(cpath, allow_pickle=False) as z:
-                if str(z["extractor_id"]) != self.extractor_id or str(z["spec_key"]) != self.spec.key():
+                if str(z["extractor_id"]) != self.extractor_id or str(z["spec_key"]) != cache_key(self.spec):
                     return None
                 if _fingerprint(clip_path) not in (None, (int(z["source_size"]), int(z["source_mtime_ns"]))):
                     return None
-                return ClipFeatures(path=str(clip_path), times=z["times"], feats=z["feats"],
-                                    frames_read=int(z["frames_read"]), end_reason=str(z["end_reason"]))
+                return ClipFeatures(
+                    path=str(clip_path),
+                    times=z["times"],
+                    feats=z["feats"],
+                    frames_read=int(z["frames_read"]),
+                    end_reason=str(z["end_reason"]),
+                )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None  # damaged (e.g. a disk that filled up): recompute and overwrite
 
     def put(self, clip: ClipFeatures) -> Path:
         """Write a clip's features atomically (temporary file, fsync, rename): never a half file."""
         final = self.path_for(clip.path)
-        final.parent.mkdir(parents=True, exist_ok=True)
         size, mtime_ns = _fingerprint(clip.path) or (-1, -1)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, times=np.asarray(clip.times, np.float64), feats=np.asarray(clip.feats, np.float32),
-                         frames_read=np.int64(clip.frames_read), end_reason=np.str_(clip.end_reason),
-                         extractor_id=np.str_(self.extractor_id), spec_key=np.str_(self.spec.key()),
-                         source=np.str_(str(clip.path)), source_size=np.int64(size),
-                         source_mtime_ns=np.int64(mtime_ns))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(final) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                times=np.asarray(clip.times, np.float64),
+                feats=np.asarray(clip.feats, np.float32),
+                frames_read=np.int64(clip.frames_read),
+                end_reason=np.str_(clip.end_reason),
+                extractor_id=np.str_(self.extractor_id),
+                spec_key=np.str_(cache_key(self.spec)),
+                source=np.str_(str(clip.path)),
+                source_size=np.int64(size),
+                source_mtime_ns=np.int64(mtime_ns),
+            )
         return final
 
     def remove_stale_temp_files(self) -> int:
         """Delete temporary files left by killed runs (their writer's pid is gone); returns how many."""
         removed = 0
-        for tmp in self.dir.glob("*/.*.tmp"):
-            m = re.search(r"\.(\d+)\.[^.]*\.tmp$", tmp.name)
-            if m and _pid_alive(int(m.group(1))):
-                continue  # another live extraction is writing it
+        for tmp in self.dir.glob("*/.*.tmp*"):
+            pid = temp_file_pid(tmp.name)
+            if pid is None or _pid_alive(pid):
+                continue  # not ours, or another live extraction is writing it
             tmp.unlink(missing_ok=True)
             removed += 1
         return removed
@@ -169,42 +159,7 @@ def _reason(path: str | os.PathLike, exc: BaseException) -> str:
     """An error's message without the leading '<path>: ' that SourceError messages carry."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
-
-
-def extract_clip(path: str | os.PathLike, extractor: Extractor, spec: SamplingSpec,
-                 rng: np.random.Generator | None = None, batch_size: int = 32) -> ClipFeatures:
-    """Features of one clip's frames due at spec.fps, decoded and batched in this thread.
-
-    Only sampled frames are held, preprocessed, in one preallocated batch. With `rng` in segments mode the
-    result is one random draw (`window` rows) instead of all candidates. Raises SourceError if no frame decodes.
-    """
-    fspec: FrameSpec = extractor.spec
-    batch = np.empty((batch_size, fspec.height, fspec.width, 3), np.float32)
-    times: list[float] = []
-    chunks: list[np.ndarray] = []
-    sampler = RateSampler(spec.fps)
-    reader = FrameReader(path)
-    n = 0
-    with contextlib.closing(iter(reader)) as frames:
-        for t, frame in frames:
-            if not sampler.take(t):
-                continue
-            preprocess_frame(frame, fspec, out=batch[n])
-            times.append(t)
-            n += 1
-            if n == batch_size:
-                chunks.append(extractor(batch).copy())
-                n = 0
-    if n:
-        chunks.append(extractor(batch[:n]).copy())
-    feats = np.concatenate(chunks).astype(np.float32, copy=False)
-    t_arr = np.asarray(times, np.float64)
-    if rng is not None and spec.mode == "segments":
-        rows = segment_indices(len(feats), spec.window, rng)
-        feats, t_arr = feats[rows], t_arr[rows]
-    return ClipFeatures(path=str(path), times=t_arr, feats=feats, frames_read=reader.frames_read,
-                        end_reason=reader.end_reason)
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 # Messages from decoder threads to the extraction loop: (kind, clip number, payload).
@@ -222,12 +177,13 @@ def _put(q: queue.Queue, item: tuple, stop: threading.Event) -> bool:
     return False
 
 
-def _decode_clip(idx: int, path: str, spec: SamplingSpec, fspec: FrameSpec, out: queue.Queue,
-                 stop: threading.Event) -> None:
+def _decode_clip(
+    idx: int, path: str, spec: Sampling, fspec: FrameSpec, out: queue.Queue, stop: threading.Event
+) -> None:
     """Decode one clip, sending its due frames preprocessed, then END (or FAIL with the reason)."""
     try:
         reader = FrameReader(path)
-        sampler = RateSampler(spec.fps)
+        sampler = RateSampler(spec.feature_rate)
         with contextlib.closing(iter(reader)) as frames:
             for t, frame in frames:
                 if stop.is_set():
@@ -240,8 +196,9 @@ def _decode_clip(idx: int, path: str, spec: SamplingSpec, fspec: FrameSpec, out:
     _put(out, (_END, idx, (reader.frames_read, reader.end_reason)), stop)
 
 
-def _decode_worker(jobs: queue.Queue, spec: SamplingSpec, fspec: FrameSpec, out: queue.Queue,
-                   stop: threading.Event) -> None:
+def _decode_worker(
+    jobs: queue.Queue, spec: Sampling, fspec: FrameSpec, out: queue.Queue, stop: threading.Event
+) -> None:
     try:
         while not stop.is_set():
             try:
@@ -269,9 +226,17 @@ class _Pending:
         return self.end is not None and len(self.rows) == len(self.times)
 
 
-def extract_dataset(paths: list[Path], bundle: Bundle, spec: SamplingSpec, cache_dir: Path, device: str = "auto",
-                    int8: bool = False, batch_size: int = 32, decode_workers: int = 2,
-                    progress: bool = True) -> ExtractResult:
+def extract_dataset(
+    paths: list[Path],
+    bundle: Bundle,
+    spec: Sampling,
+    cache_dir: Path,
+    device: str = "auto",
+    int8: bool = False,
+    batch_size: int = 32,
+    decode_workers: int = 2,
+    progress: bool = True,
+) -> ExtractResult:
     """Features for every clip, from the cache where present, else computed and cached.
 
     Decoder threads read clips and preprocess their due frames into a bounded queue while this thread runs
@@ -296,11 +261,13 @@ def extract_dataset(paths: list[Path], bundle: Bundle, spec: SamplingSpec, cache
     failed: list[tuple[str, str]] = []
     frames = 0
     if todo:
-        bar = tqdm(total=len(unique), initial=cached, unit="clip", desc="features", disable=not progress,
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=len(unique), initial=cached, unit="clip", desc="features", disable=not progress, dynamic_ncols=True
+        )
         try:
-            frames = _extract_todo(todo, bundle, spec, cache, device, int8, batch_size, decode_workers,
-                                   features, failed, bar, start)
+            frames = _extract_todo(
+                todo, bundle, spec, cache, device, int8, batch_size, decode_workers, features, failed, bar, start
+            )
         finally:
             bar.close()
     if failed and progress:
@@ -308,13 +275,30 @@ def extract_dataset(paths: list[Path], bundle: Bundle, spec: SamplingSpec, cache
         for p, why in failed:
             print(f"  {p}: {why}", file=sys.stderr)
     ordered = {p: features[p] for p in unique if p in features}
-    return ExtractResult(features=ordered, failed=failed, computed=len(features) - cached, cached=cached,
-                         seconds=time.perf_counter() - start, frames=frames)
+    return ExtractResult(
+        features=ordered,
+        failed=failed,
+        computed=len(features) - cached,
+        cached=cached,
+        seconds=time.perf_counter() - start,
+        frames=frames,
+    )
 
 
-def _extract_todo(todo: list[str], bundle: Bundle, spec: SamplingSpec, cache: FeatureCache, device: str,
-                  int8: bool, batch_size: int, decode_workers: int, features: dict[str, ClipFeatures],
-                  failed: list[tuple[str, str]], bar: tqdm, start: float) -> int:
+def _extract_todo(
+    todo: list[str],
+    bundle: Bundle,
+    spec: Sampling,
+    cache: FeatureCache,
+    device: str,
+    int8: bool,
+    batch_size: int,
+    decode_workers: int,
+    features: dict[str, ClipFeatures],
+    failed: list[tuple[str, str]],
+    bar: tqdm,
+    start: float,
+) -> int:
     """The pipeline: decoder threads -> bounded queue -> batched extractor here -> cache. Returns frames run."""
     extractor = Extractor(bundle, int8=int8, device=device)
     fspec = extractor.spec
@@ -324,8 +308,10 @@ def _extract_todo(todo: list[str], bundle: Bundle, spec: SamplingSpec, cache: Fe
     out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES * batch_size)
     stop = threading.Event()
     n_workers = min(decode_workers, len(todo))
-    workers = [threading.Thread(target=_decode_worker, args=(jobs, spec, fspec, out, stop),
-                                name=f"decode-{i}", daemon=True) for i in range(n_workers)]
+    workers = [
+        threading.Thread(target=_decode_worker, args=(jobs, spec, fspec, out, stop), name=f"decode-{i}", daemon=True)
+        for i in range(n_workers)
+    ]
     batch = np.empty((batch_size, fspec.height, fspec.width, 3), np.float32)
     owners: list[int] = []  # clip number of each filled batch slot
     pending: dict[int, _Pending] = {}
@@ -333,9 +319,13 @@ def _extract_todo(todo: list[str], bundle: Bundle, spec: SamplingSpec, cache: Fe
 
     def finish(idx: int) -> None:
         p = pending.pop(idx)
-        clip = ClipFeatures(path=p.path, times=np.asarray(p.times, np.float64),
-                            feats=np.stack(p.rows).astype(np.float32, copy=False),
-                            frames_read=p.end[0], end_reason=p.end[1])
+        clip = ClipFeatures(
+            path=p.path,
+            times=np.asarray(p.times, np.float64),
+            feats=np.stack(p.rows).astype(np.float32, copy=False),
+            frames_read=p.end[0],
+            end_reason=p.end[1],
+        )
         cache.put(clip)
         features[p.path] = clip
         bar.update(1)

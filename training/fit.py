@@ -7,22 +7,23 @@ index rows, not 40 copies of every feature.
     train = build_windows(feats_by_clip, labels, window=40, hop=10)
     result = fit_model(head, train, val, FitConfig(), run_dir / "checkpoint.keras")
 """
+
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from streaming.atomic import atomic_file, atomic_write_text
+from streaming.clip_sampling import window_starts
 from streaming.sampler import loop_to_window, segment_indices
-from training.sampling import window_starts
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -68,10 +69,10 @@ class FitConfig:
 class WindowSet:
     """Windows over clips: `features` holds every clip's rows once, `index[i]` the rows of window i."""
 
-    features: np.ndarray          # F×D float32, all clips' features stacked (or F×h×w×3 frames end to end)
-    index: np.ndarray             # n×window int64 row numbers into `features`
-    labels: np.ndarray            # n int64 class numbers
-    clip: np.ndarray              # n int64: which clip (into clip_ids) each window comes from
+    features: np.ndarray  # F×D float32, all clips' features stacked (or F×h×w×3 frames end to end)
+    index: np.ndarray  # n×window int64 row numbers into `features`
+    labels: np.ndarray  # n int64 class numbers
+    clip: np.ndarray  # n int64: which clip (into clip_ids) each window comes from
     clip_ids: list[str] = field(default_factory=list)
     clip_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
@@ -88,8 +89,9 @@ class WindowSet:
         return self.features[idx]
 
 
-def clip_window_rows(n: int, window: int, hop: int, mode: str = "stride", segment_draws: int = 0,
-                     rng: np.random.Generator | None = None) -> np.ndarray:
+def clip_window_rows(
+    n: int, window: int, hop: int, mode: str = "stride", segment_draws: int = 0, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """Row indices (within one clip of n features) of its windows.
 
     stride: a window every `hop` steps and one ending at the clip's end; a clip shorter than a window is
@@ -107,9 +109,16 @@ def clip_window_rows(n: int, window: int, hop: int, mode: str = "stride", segmen
     return np.asarray([np.arange(s, s + window) for s in window_starts(n, window, hop)], np.int64)
 
 
-def build_windows(features: Sequence[np.ndarray], labels: Sequence[int], window: int, hop: int,
-                  clip_ids: Sequence[str] | None = None, mode: str = "stride", segment_draws: int = 0,
-                  seed: int = 0) -> WindowSet:
+def build_windows(
+    features: Sequence[np.ndarray],
+    labels: Sequence[int],
+    window: int,
+    hop: int,
+    clip_ids: Sequence[str] | None = None,
+    mode: str = "stride",
+    segment_draws: int = 0,
+    seed: int = 0,
+) -> WindowSet:
     """Cut windows from per-clip arrays (each N_i×D features, or N_i×h×w×3 frames, in time order)."""
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature arrays but {len(labels)} labels")
@@ -126,8 +135,14 @@ def build_windows(features: Sequence[np.ndarray], labels: Sequence[int], window:
         win_clip.append(np.full(len(rows), k, np.int64))
         offset += len(f)
     ids = list(clip_ids) if clip_ids is not None else [str(i) for i in range(len(features))]
-    return WindowSet(features=stacked, index=np.concatenate(index), labels=np.concatenate(win_labels),
-                     clip=np.concatenate(win_clip), clip_ids=ids, clip_labels=np.asarray(labels, np.int64))
+    return WindowSet(
+        features=stacked,
+        index=np.concatenate(index),
+        labels=np.concatenate(win_labels),
+        clip=np.concatenate(win_clip),
+        clip_ids=ids,
+        clip_labels=np.asarray(labels, np.int64),
+    )
 
 
 def holdout_groups(groups: Sequence[str], fraction: float, seed: int) -> set[str]:
@@ -140,8 +155,14 @@ def holdout_groups(groups: Sequence[str], fraction: float, seed: int) -> set[str
     return set(random.Random(seed).sample(unique, k))
 
 
-def make_dataset(ws: WindowSet, classes: int, batch_size: int, shuffle: bool, seed: int = 0,
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None) -> "tf.data.Dataset":
+def make_dataset(
+    ws: WindowSet,
+    classes: int,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> "tf.data.Dataset":
     """A tf.data pipeline of (windows, one-hot labels); windows are gathered per batch from the stored rows.
 
     `transform` maps a gathered batch to the model's float32 input (e.g. uint8 frame codes to [-1, 1]).
@@ -172,13 +193,16 @@ def compile_model(model: "keras.Model", classes: int, config: FitConfig, steps_p
     """Adam with inverse-time decay, categorical cross-entropy, accuracy and top-k (k < classes)."""
     import keras
 
-    schedule = (keras.optimizers.schedules.InverseTimeDecay(config.learning_rate, decay_steps=1,
-                                                            decay_rate=config.decay)
-                if config.decay > 0 else config.learning_rate)
+    schedule = (
+        keras.optimizers.schedules.InverseTimeDecay(config.learning_rate, decay_steps=1, decay_rate=config.decay)
+        if config.decay > 0
+        else config.learning_rate
+    )
     metrics: list = ["accuracy"]
     metrics += [keras.metrics.TopKCategoricalAccuracy(k=k, name=f"top{k}") for k in TOP_K if k < classes]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
-                  metrics=metrics)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy", metrics=metrics
+    )
 
 
 @dataclass
@@ -197,8 +221,15 @@ class FitResult:
         return asdict(self)
 
 
-def fit_model(model: "keras.Model", train: "tf.data.Dataset", val: "tf.data.Dataset | None", config: FitConfig,
-              checkpoint: Path | None = None, classes: int | None = None, progress: bool = True) -> FitResult:
+def fit_model(
+    model: "keras.Model",
+    train: "tf.data.Dataset",
+    val: "tf.data.Dataset | None",
+    config: FitConfig,
+    checkpoint: Path | None = None,
+    classes: int | None = None,
+    progress: bool = True,
+) -> FitResult:
     """Compile (if not yet) and fit; stop early on validation loss and leave the best weights in `model`.
 
     The best model so far is saved atomically to `checkpoint` (a .keras file) after each improving epoch,
@@ -222,22 +253,31 @@ def fit_model(model: "keras.Model", train: "tf.data.Dataset", val: "tf.data.Data
         if checkpoint is not None:
             save_model_atomic(model, checkpoint)
 
-    callbacks = [keras.callbacks.LambdaCallback(on_epoch_end=keep_best),
-                 keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience)]
+    callbacks = [
+        keras.callbacks.LambdaCallback(on_epoch_end=keep_best),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=config.patience),
+    ]
     if progress:
         steps = int(train.cardinality()) if hasattr(train, "cardinality") else -1
         callbacks.append(_progress_bar(config.epochs, steps))
     start = time.perf_counter()
-    hist = model.fit(train, validation_data=val, epochs=config.epochs, callbacks=callbacks, verbose=0,
-                     shuffle=False)  # the tf.data pipeline shuffles (seeded)
+    hist = model.fit(
+        train, validation_data=val, epochs=config.epochs, callbacks=callbacks, verbose=0, shuffle=False
+    )  # the tf.data pipeline shuffles (seeded)
     seconds = time.perf_counter() - start
     if best["weights"] is not None:
         model.set_weights(best["weights"])
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     epochs_run = len(history.get("loss", []))
-    return FitResult(history=history, best_epoch=int(best["epoch"]) + 1, epochs_run=epochs_run,
-                     stopped_early=epochs_run < config.epochs, seconds=round(seconds, 2), monitor=monitor,
-                     checkpoint=str(checkpoint) if checkpoint else None)
+    return FitResult(
+        history=history,
+        best_epoch=int(best["epoch"]) + 1,
+        epochs_run=epochs_run,
+        stopped_early=epochs_run < config.epochs,
+        seconds=round(seconds, 2),
+        monitor=monitor,
+        checkpoint=str(checkpoint) if checkpoint else None,
+    )
 
 
 def _progress_bar(epochs: int, steps: int) -> "keras.callbacks.Callback":
@@ -249,8 +289,7 @@ def _progress_bar(epochs: int, steps: int) -> "keras.callbacks.Callback":
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")
 
     def begin(logs=None):
-        state["bar"] = tqdm(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch",
-                            dynamic_ncols=True)
+        state["bar"] = tqdm(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch", dynamic_ncols=True)
 
     def epoch_begin(epoch, logs=None):
         state["bar"].set_description(f"fit epoch {epoch + 1}/{epochs}")
@@ -265,8 +304,13 @@ def _progress_bar(epochs: int, steps: int) -> "keras.callbacks.Callback":
     def end(logs=None):
         state["bar"].close()
 
-    return keras.callbacks.LambdaCallback(on_train_begin=begin, on_epoch_begin=epoch_begin,
-                                          on_train_batch_end=batch_end, on_epoch_end=epoch_end, on_train_end=end)
+    return keras.callbacks.LambdaCallback(
+        on_train_begin=begin,
+        on_epoch_begin=epoch_begin,
+        on_train_batch_end=batch_end,
+        on_epoch_end=epoch_end,
+        on_train_end=end,
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -278,20 +322,9 @@ def seed_everything(seed: int) -> None:
 
 def save_model_atomic(model: "keras.Model", path: Path) -> None:
     """model.save to a temporary file beside `path`, then rename: a crash never leaves half a checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, keep_suffix=True) as tmp:
+        model.save(str(tmp))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    from export.bundle import atomic_write_text
-
     atomic_write_text(Path(path), json.dumps(data, indent=2) + "\n")

@@ -8,9 +8,11 @@ Every head maps a (window, D) feature window to class probabilities:
 
 TensorFlow is imported lazily (inside the functions), so importing this module costs nothing.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -34,15 +36,28 @@ def _recurrent(kind: str, units: int, dropout: float, return_sequences: bool = F
     # tf2onnx 1.17 turns only Keras' LSTM into one ONNX op; a GRU or SimpleRNN becomes a Loop. Unrolled over
     # the fixed window they become plain matrix products instead, which ONNX Runtime runs fast.
     if kind == "gru":
-        return keras.layers.GRU(units, dropout=dropout, return_sequences=return_sequences, unroll=True,
-                                name="gru_rnn")
+        return keras.layers.GRU(units, dropout=dropout, return_sequences=return_sequences, unroll=True, name="gru_rnn")
     activation = "tanh" if kind == "rnn-tanh" else "relu"
-    return keras.layers.SimpleRNN(units, activation=activation, dropout=dropout, unroll=True,
-                                  return_sequences=return_sequences, name=f"rnn_{activation}")
+    return keras.layers.SimpleRNN(
+        units,
+        activation=activation,
+        dropout=dropout,
+        unroll=True,
+        return_sequences=return_sequences,
+        name=f"rnn_{activation}",
+    )
 
 
-def build_head(kind: str, window: int, feature_size: int, classes: int, units: int = DEFAULT_UNITS,
-               dropout: float = 0.5, dense: Sequence[int] = DEFAULT_DENSE, name: str | None = None) -> "keras.Model":
+def build_head(
+    kind: str,
+    window: int,
+    feature_size: int,
+    classes: int,
+    units: int = DEFAULT_UNITS,
+    dropout: float = 0.5,
+    dense: Sequence[int] = DEFAULT_DENSE,
+    name: str | None = None,
+) -> "keras.Model":
     """A classifier over (window, feature_size) windows ending in a softmax over `classes`.
 
     lstm/gru/rnn-tanh/rnn-relu: one recurrent layer of `units` (input dropout `dropout`), its last state
@@ -55,8 +70,10 @@ def build_head(kind: str, window: int, feature_size: int, classes: int, units: i
     if kind not in HEADS:
         raise ValueError(f"unknown head {kind!r}; choose one of {', '.join(HEADS)}")
     if window < 1 or feature_size < 1 or classes < 2 or units < 1:
-        raise ValueError(f"bad head shape: window={window} feature_size={feature_size} classes={classes} "
-                         f"units={units} (classes must be >= 2)")
+        raise ValueError(
+            f"bad head shape: window={window} feature_size={feature_size} classes={classes} "
+            f"units={units} (classes must be >= 2)"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
 
@@ -65,11 +82,11 @@ def build_head(kind: str, window: int, feature_size: int, classes: int, units: i
         x = keras.layers.GlobalAveragePooling1D(name="mean_over_time")(x_in)
         x = keras.layers.Dropout(dropout, name="pool_dropout")(x)
     elif kind == "attention":
-        seq = _recurrent(kind, units, dropout, return_sequences=True)(x_in)              # B×T×U
+        seq = _recurrent(kind, units, dropout, return_sequences=True)(x_in)  # B×T×U
         score = keras.layers.Dense(max(8, units // 4), activation="tanh", name="attn_hidden")(seq)
-        score = keras.layers.Dense(1, name="attn_score")(score)                       # B×T×1
-        weights = keras.layers.Softmax(axis=1, name="attn_weights")(score)            # sums to 1 over T
-        x = keras.layers.Dot(axes=1, name="attn_pool")([weights, seq])                # B×1×U
+        score = keras.layers.Dense(1, name="attn_score")(score)  # B×T×1
+        weights = keras.layers.Softmax(axis=1, name="attn_weights")(score)  # sums to 1 over T
+        x = keras.layers.Dot(axes=1, name="attn_pool")([weights, seq])  # B×1×U
         x = keras.layers.Flatten(name="attn_flat")(x)
     else:
         x = _recurrent(kind, units, dropout)(x_in)
@@ -90,8 +107,10 @@ def build_end_to_end(backbone: "keras.Model", head: "keras.Model", window: int) 
 
     h, w, c = backbone.input_shape[1:]
     if head.input_shape[1:] != (window, backbone.output_shape[-1]):
-        raise ValueError(f"head expects {head.input_shape[1:]} but the backbone gives windows of "
-                         f"({window}, {backbone.output_shape[-1]})")
+        raise ValueError(
+            f"head expects {head.input_shape[1:]} but the backbone gives windows of "
+            f"({window}, {backbone.output_shape[-1]})"
+        )
     frames = keras.Input((window, h, w, c), name=FRAMES_INPUT)
     feats = keras.layers.TimeDistributed(backbone, name="per_frame_cnn")(frames)
     return keras.Model(frames, head(feats), name=f"end_to_end_{head.name}")

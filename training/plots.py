@@ -1,13 +1,14 @@
 """The report's figures: a confusion heatmap with class names (its figures 8 and 10) and accuracy/loss per
 epoch, train and validation (its figure 11). matplotlib with the Agg backend: no display needed."""
+
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
+
+from streaming.atomic import atomic_file
 
 
 def _figure(width: float, height: float):
@@ -21,18 +22,9 @@ def _figure(width: float, height: float):
 
 def _save(fig, path: Path) -> Path:
     """Save atomically: a temporary PNG beside the target, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def plot_confusion(cm: Sequence[Sequence[int]], names: Sequence[str], path: Path, title: str = "") -> Path:
@@ -53,15 +45,23 @@ def plot_confusion(cm: Sequence[Sequence[int]], names: Sequence[str], path: Path
         for i in range(n):
             for j in range(n):
                 if cm[i, j]:
-                    ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=7,
-                            color="white" if rate[i, j] > 0.5 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{int(cm[i, j])}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if rate[i, j] > 0.5 else "black",
+                    )
     ax.set_title(title or "confusion (clips)")
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class")
     return _save(fig, path)
 
 
-def plot_curves(history: dict[str, Sequence[float]], path: Path, title: str = "",
-                stages: Sequence[tuple[int, str]] = ()) -> Path:
+def plot_curves(
+    history: dict[str, Sequence[float]], path: Path, title: str = "", stages: Sequence[tuple[int, str]] = ()
+) -> Path:
     """Accuracy (and top-2 where recorded) and loss per epoch, train and validation, side by side.
 
     `stages`: (first epoch, name) of each training stage when `history` joins several (see join_histories).
@@ -84,8 +84,16 @@ def plot_curves(history: dict[str, Sequence[float]], path: Path, title: str = ""
     for ax in (acc_ax, loss_ax):
         for first, name in stages:
             ax.axvline(first - 0.5, color="grey", linestyle="--", linewidth=0.8)
-            ax.text(first - 0.4, 0.02, name, transform=ax.get_xaxis_transform(), fontsize=7, color="dimgrey",
-                    rotation=90, va="bottom")
+            ax.text(
+                first - 0.4,
+                0.02,
+                name,
+                transform=ax.get_xaxis_transform(),
+                fontsize=7,
+                color="dimgrey",
+                rotation=90,
+                va="bottom",
+            )
     for ax, name in ((acc_ax, "accuracy"), (loss_ax, "loss")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
@@ -97,8 +105,9 @@ def plot_curves(history: dict[str, Sequence[float]], path: Path, title: str = ""
     return _save(fig, path)
 
 
-def join_histories(parts: Sequence[tuple[str, dict[str, Sequence[float]]]]) -> tuple[dict[str, list[float]],
-                                                                                    list[tuple[int, str]]]:
+def join_histories(
+    parts: Sequence[tuple[str, dict[str, Sequence[float]]]],
+) -> tuple[dict[str, list[float]], list[tuple[int, str]]]:
     """One history from consecutive training stages (keys all stages share), and where each stage starts."""
     keys = set.intersection(*(set(h) for _, h in parts)) if parts else set()
     joined: dict[str, list[float]] = {k: [] for k in sorted(keys)}

@@ -14,17 +14,18 @@
 Each stage reads what the previous one wrote, so `python -m training fit RUN_DIR` can refit a head on the
 cached features without touching the videos.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
-
-from export.bundle import MANIFEST, load_bundle
+from streaming.bundle import MANIFEST, load_bundle
 from streaming.errors import ActionstreamError
+from streaming.sampler import Sampling
 from training.fit import FitConfig, write_json_atomic
 
 CONFIG, EXTRACT, HISTORY, REPORT = "config.json", "extract.json", "history.json", "report.json"
@@ -53,9 +54,7 @@ class RunConfig:
     units: int | None = None
     dense: tuple[int, ...] = (512,)
     dropout: float = 0.5
-    sampling: str = "stride"
-    fps: float = 10.0
-    window: int = 40
+    sampling: Sampling = field(default_factory=Sampling)
     #: Steps between evaluation windows of one clip (clip accuracy averages them).
     eval_hop: int = 10
     device: str = "auto"
@@ -67,11 +66,8 @@ class RunConfig:
 
         if self.head not in HEADS:
             raise ActionstreamError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
-        if self.sampling not in ("stride", "segments"):
-            raise ActionstreamError(f"unknown sampling {self.sampling!r}; use stride or segments")
-        if not self.fps > 0 or self.window < 1 or self.eval_hop < 1:
-            raise ActionstreamError(f"--fps, --window and the hop must be positive (fps {self.fps}, window "
-                                    f"{self.window})")
+        if self.eval_hop < 1:
+            raise ActionstreamError(f"the evaluation hop must be positive, got {self.eval_hop}")
         if self.units is not None and self.units < 1:
             raise ActionstreamError(f"--units must be >= 1, got {self.units}")
 
@@ -88,14 +84,12 @@ class RunConfig:
     def from_dict(cls, d: dict) -> "RunConfig":
         d = dict(d)
         d["fit"] = FitConfig(**d.get("fit", {}))
+        if isinstance(d.get("sampling"), dict):
+            d["sampling"] = Sampling(**d["sampling"])
+        else:  # config.json of runs made before the one sampling contract: sampling, fps and window apart
+            d["sampling"] = Sampling(d.get("sampling", "stride"), d.pop("fps", 10.0), d.pop("window", 40))
         d["dense"] = tuple(d.get("dense", (512,)))
         return cls(**d)
-
-
-def sampling_spec(config: RunConfig):
-    from training.sampling import SamplingSpec
-
-    return SamplingSpec(config.sampling, config.fps, config.window)
 
 
 def find_splits_dir(data: Path) -> Path | None:
@@ -109,8 +103,10 @@ def find_splits_dir(data: Path) -> Path | None:
 def load_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG
     if not path.is_file():
-        raise ActionstreamError(f"{run_dir}: not a training run folder (no {CONFIG}); start one with "
-                                "`python -m training run --data DIR --out RUN_DIR`")
+        raise ActionstreamError(
+            f"{run_dir}: not a training run folder (no {CONFIG}); start one with "
+            "`python -m training run --data DIR --out RUN_DIR`"
+        )
     try:
         return RunConfig.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, TypeError, ValueError) as exc:
@@ -121,16 +117,16 @@ def load_config(run_dir: Path) -> RunConfig:
 @dataclass
 class RunData:
     classes: list[str]
-    train: list  # training.datasets.Clip
+    train: list  # streaming.datasets.Clip
     test: list
-    split: object  # training.splits.Split
+    split: object  # streaming.splits.Split
     root: Path
 
 
 def select_data(config: RunConfig) -> RunData:
     """Discover clips, narrow to the classes, split; every user mistake is one ActionstreamError line."""
-    from training.datasets import discover, select_classes
-    from training.splits import make_split
+    from streaming.datasets import discover, select_classes
+    from streaming.splits import make_split
 
     data = Path(config.data)
     splits = Path(config.splits) if config.splits else None
@@ -142,19 +138,26 @@ def select_data(config: RunConfig) -> RunData:
         raise ActionstreamError(f"need at least 2 classes to train a classifier, got {dataset.classes}")
     absent = [name for name, n in dataset.class_counts().items() if n == 0]
     if absent:
-        raise ActionstreamError(f"{len(absent)} of {len(dataset.classes)} classes have no clips under {dataset.root} "
-                                f"(e.g. {', '.join(absent[:3])}); choose classes that do with --classes")
+        raise ActionstreamError(
+            f"{len(absent)} of {len(dataset.classes)} classes have no clips under {dataset.root} "
+            f"(e.g. {', '.join(absent[:3])}); choose classes that do with --classes"
+        )
     split = make_split(dataset, config.split, splits)
     if not split.train or not split.test:
         hint = "use more clips per class" if split.name in ("seed", "first-90") else "try --split seed"
-        raise ActionstreamError(f"split {split.name} leaves {len(split.train)} training and {len(split.test)} test "
-                                f"clips for these classes; both must be non-empty ({hint})")
+        raise ActionstreamError(
+            f"split {split.name} leaves {len(split.train)} training and {len(split.test)} test "
+            f"clips for these classes; both must be non-empty ({hint})"
+        )
     empty = [c for c in dataset.classes if not any(clip.label == c for clip in split.train)]
     if empty:
-        raise ActionstreamError(f"no training clips for {', '.join(empty[:5])} in split {split.name}; drop those "
-                                "classes (--classes) or use another split")
-    return RunData(classes=list(dataset.classes), train=list(split.train), test=list(split.test), split=split,
-                   root=dataset.root)
+        raise ActionstreamError(
+            f"no training clips for {', '.join(empty[:5])} in split {split.name}; drop those "
+            "classes (--classes) or use another split"
+        )
+    return RunData(
+        classes=list(dataset.classes), train=list(split.train), test=list(split.test), split=split, root=dataset.root
+    )
 
 
 def prepare(config: RunConfig, run_dir: Path) -> RunData:
@@ -165,16 +168,22 @@ def prepare(config: RunConfig, run_dir: Path) -> RunData:
     if config.splits is None and config.split in ("1", "2", "3"):
         found = find_splits_dir(Path(config.data))
         if found is None and Path(config.data).is_dir():
-            raise ActionstreamError(f"split {config.split} is an official UCF101 split but {config.data} has no "
-                                    f"{SPLIT_DIR_NAME} folder; give --splits DIR, or use --split seed or first-90")
+            raise ActionstreamError(
+                f"split {config.split} is an official UCF101 split but {config.data} has no "
+                f"{SPLIT_DIR_NAME} folder; give --splits DIR, or use --split seed or first-90"
+            )
         config = replace(config, splits=str(found) if found else None)
     data = select_data(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     existing = run_dir / CONFIG
     if existing.is_file():
         old = load_config(run_dir)
-        if (old.data, old.arch, old.weights, old.input_size) != (config.data, config.arch, config.weights,
-                                                                  config.input_size):
+        if (old.data, old.arch, old.weights, old.input_size) != (
+            config.data,
+            config.arch,
+            config.weights,
+            config.input_size,
+        ):
             raise ActionstreamError(f"{run_dir} holds a run on other data or another backbone; choose a new --out")
     write_json_atomic(existing, config.to_dict())
     return data
@@ -186,8 +195,9 @@ def _extract_features(config: RunConfig, run_dir: Path, clips: list, progress: b
 
     bundle = load_bundle(run_dir / BUNDLE)
     cache = Path(config.cache) if config.cache else run_dir / FEATURES
-    return extract_dataset([c.path for c in clips], bundle, sampling_spec(config), cache, device=config.device,
-                           progress=progress)
+    return extract_dataset(
+        [c.path for c in clips], bundle, config.sampling, cache, device=config.device, progress=progress
+    )
 
 
 def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print) -> dict:
@@ -207,19 +217,27 @@ def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = p
     result = _extract_features(config, run_dir, data.train + data.test, progress)
     failed = [{"path": p, "reason": why} for p, why in result.failed]
     summary = {
-        "classes": data.classes, "split": data.split.name, "train_clips": len(data.train),
-        "test_clips": len(data.test), "failed": failed, "computed": result.computed, "cached": result.cached,
-        "extract_seconds": round(result.seconds, 2), "frames": result.frames,
-        "frames_per_second": round(result.frames_per_second, 1), "backbone_export_seconds": round(export_s, 2),
+        "classes": data.classes,
+        "split": data.split.name,
+        "train_clips": len(data.train),
+        "test_clips": len(data.test),
+        "failed": failed,
+        "computed": result.computed,
+        "cached": result.cached,
+        "extract_seconds": round(result.seconds, 2),
+        "frames": result.frames,
+        "frames_per_second": round(result.frames_per_second, 1),
+        "backbone_export_seconds": round(export_s, 2),
     }
     write_json_atomic(run_dir / EXTRACT, summary)
-    log(f"features: {result.computed} clips computed, {result.cached} from the cache, {len(failed)} failed "
-        f"({result.frames_per_second:.0f} frames/s)")
+    log(
+        f"features: {result.computed} clips computed, {result.cached} from the cache, {len(failed)} failed "
+        f"({result.frames_per_second:.0f} frames/s)"
+    )
     return summary
 
 
-def _windows(config: RunConfig, run_dir: Path, clips: list, classes: list[str], hop: int, train: bool,
-             progress: bool):
+def _windows(config: RunConfig, run_dir: Path, clips: list, classes: list[str], hop: int, train: bool, progress: bool):
     from training.fit import build_windows
 
     result = _extract_features(config, run_dir, clips, progress)  # all cached after `extract`: no video is read
@@ -228,15 +246,22 @@ def _windows(config: RunConfig, run_dir: Path, clips: list, classes: list[str], 
         raise ActionstreamError("no clip of this set could be decoded; see the failed files listed above")
     feats = [result.features[str(c.path)].feats for c in used]
     labels = [classes.index(c.label) for c in used]
-    draws = SEGMENT_DRAWS if train and config.sampling == "segments" else 0
-    ws = build_windows(feats, labels, config.window, hop, [str(c.path) for c in used], mode=config.sampling,
-                       segment_draws=draws, seed=config.fit.seed)
+    draws = SEGMENT_DRAWS if train and config.sampling.mode == "segments" else 0
+    ws = build_windows(
+        feats,
+        labels,
+        config.sampling.window,
+        hop,
+        [str(c.path) for c in used],
+        mode=config.sampling.mode,
+        segment_draws=draws,
+        seed=config.fit.seed,
+    )
     return ws, used
 
 
 def fit(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Fit the head on cached features (validation: held-out training groups), export it into the bundle."""
-    from export.bundle import Sampling
     from export.head_export import export_head, write_head_meta
     from training.fit import fit_model, holdout_groups, make_dataset, seed_everything
     from training.models import build_head
@@ -247,37 +272,64 @@ def fit(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print
         raise ActionstreamError(f"{run_dir}: no features extracted yet; run `python -m training extract` first")
     data = select_data(config)
     classes = len(data.classes)
-    val_groups = holdout_groups([c.group for c in data.train if c.group is not None],
-                                config.fit.val_fraction, config.fit.seed)
+    val_groups = holdout_groups(
+        [c.group for c in data.train if c.group is not None], config.fit.val_fraction, config.fit.seed
+    )
     fit_clips = [c for c in data.train if c.group not in val_groups]
     val_clips = [c for c in data.train if c.group in val_groups]
     train_ws, _ = _windows(config, run_dir, fit_clips, data.classes, config.fit.train_hop, True, progress)
-    val_ws = _windows(config, run_dir, val_clips, data.classes, config.fit.train_hop, False, progress)[0] \
-        if val_clips else None
+    val_ws = (
+        _windows(config, run_dir, val_clips, data.classes, config.fit.train_hop, False, progress)[0]
+        if val_clips
+        else None
+    )
     seed_everything(config.fit.seed)
     feature_size = int(train_ws.features.shape[1])
-    head = build_head(config.head, config.window, feature_size, classes, units=config.head_units,
-                      dropout=config.dropout, dense=config.dense)
-    log(f"fitting {config.head} ({config.head_units} units) on {len(train_ws)} windows from {len(fit_clips)} "
-        f"clips; validation {len(val_ws) if val_ws is not None else 0} windows from {len(val_clips)} clips")
+    head = build_head(
+        config.head,
+        config.sampling.window,
+        feature_size,
+        classes,
+        units=config.head_units,
+        dropout=config.dropout,
+        dense=config.dense,
+    )
+    log(
+        f"fitting {config.head} ({config.head_units} units) on {len(train_ws)} windows from {len(fit_clips)} "
+        f"clips; validation {len(val_ws) if val_ws is not None else 0} windows from {len(val_clips)} clips"
+    )
     train_ds = make_dataset(train_ws, classes, config.fit.batch_size, shuffle=True, seed=config.fit.seed)
     val_ds = make_dataset(val_ws, classes, config.fit.batch_size, shuffle=False) if val_ws is not None else None
     result = fit_model(head, train_ds, val_ds, config.fit, checkpoint=run_dir / CHECKPOINT, progress=progress)
-    sampling = Sampling(config.sampling, config.fps)
-    write_head_meta(run_dir / CHECKPOINT, data.classes, config.window, sampling)
+    sampling = config.sampling
+    write_head_meta(run_dir / CHECKPOINT, data.classes, sampling)
     started = time.perf_counter()
     bundle = load_bundle(run_dir / BUNDLE)
-    provenance = {"head": config.head, "units": config.head_units, "dense": list(config.dense),
-                  "dropout": config.dropout, "trained_on": str(data.root), "split": data.split.name,
-                  "train_clips": len(fit_clips), "val_clips": len(val_clips), "fit": config.fit.to_dict(),
-                  "best_epoch": result.best_epoch}
-    description = (f"{config.head} head over {bundle.manifest.description or bundle.manifest.provenance.get('arch')}"
-                   f"; {classes} classes from {Path(config.data).name}, split {data.split.name}")
-    export_head(head, run_dir / BUNDLE, data.classes, sampling, config.window, description, provenance)
-    history = {**result.to_dict(), "export_seconds": round(time.perf_counter() - started, 2),
-               "params": int(head.count_params()), "train_windows": len(train_ws),
-               "val_windows": len(val_ws) if val_ws is not None else 0,
-               "val_groups": sorted(g for g in val_groups if g is not None)}
+    provenance = {
+        "head": config.head,
+        "units": config.head_units,
+        "dense": list(config.dense),
+        "dropout": config.dropout,
+        "trained_on": str(data.root),
+        "split": data.split.name,
+        "train_clips": len(fit_clips),
+        "val_clips": len(val_clips),
+        "fit": config.fit.to_dict(),
+        "best_epoch": result.best_epoch,
+    }
+    description = (
+        f"{config.head} head over {bundle.manifest.description or bundle.manifest.provenance.get('arch')}"
+        f"; {classes} classes from {Path(config.data).name}, split {data.split.name}"
+    )
+    export_head(head, run_dir / BUNDLE, data.classes, sampling, description, provenance)
+    history = {
+        **result.to_dict(),
+        "export_seconds": round(time.perf_counter() - started, 2),
+        "params": int(head.count_params()),
+        "train_windows": len(train_ws),
+        "val_windows": len(val_ws) if val_ws is not None else 0,
+        "val_groups": sorted(g for g in val_groups if g is not None),
+    }
     write_json_atomic(run_dir / HISTORY, history)
     return history
 
@@ -304,39 +356,68 @@ def evaluate(run_dir: Path, progress: bool = True, log: Callable[[str], None] = 
     history = _read_json(run_dir / HISTORY)
     split = data.split
     leaks = int(split.group_leaks)
-    split_info = {"name": split.name, "train_clips": len(split.train), "test_clips": len(split.test),
-                  "test_clips_evaluated": len(used), "val_groups": history.get("val_groups", []),
-                  "group_leaks": leaks,
-                  "missing": len(split.missing), "missing_examples": split.missing[:LIST_AT_MOST],
-                  "unlisted": len(split.unlisted)}
+    split_info = {
+        "name": split.name,
+        "train_clips": len(split.train),
+        "test_clips": len(split.test),
+        "test_clips_evaluated": len(used),
+        "val_groups": history.get("val_groups", []),
+        "group_leaks": leaks,
+        "missing": len(split.missing),
+        "missing_examples": split.missing[:LIST_AT_MOST],
+        "unlisted": len(split.unlisted),
+    }
     if leaks:
-        split_info["note"] = (f"{leaks} of {len(split.test)} test clips share a group with a training clip: "
-                              + SEED_SPLIT_NOTE)
+        split_info["note"] = (
+            f"{leaks} of {len(split.test)} test clips share a group with a training clip: " + SEED_SPLIT_NOTE
+        )
     elif split.name == "seed":
-        split_info["note"] = ("the seed split can put clips of one group (same actor, same background) on both "
-                              "sides; in this data none of the test clips does")
+        split_info["note"] = (
+            "the seed split can put clips of one group (same actor, same background) on both "
+            "sides; in this data none of the test clips does"
+        )
     m = bundle.manifest
     report = {
         "run": str(run_dir),
         "classes": data.classes,
-        "model": {"arch": config.arch, "weights": config.weights, "input_size": m.frame.height,
-                  "feature_size": m.feature_size, "head": config.head, "units": config.head_units,
-                  "dense": list(config.dense), "dropout": config.dropout, "params": history.get("params")},
-        "sampling": {"mode": config.sampling, "fps": config.fps, "window": config.window,
-                     "eval_hop": config.eval_hop},
+        "model": {
+            "arch": config.arch,
+            "weights": config.weights,
+            "input_size": m.frame.height,
+            "feature_size": m.feature_size,
+            "head": config.head,
+            "units": config.head_units,
+            "dense": list(config.dense),
+            "dropout": config.dropout,
+            "params": history.get("params"),
+        },
+        "sampling": {
+            "mode": config.sampling.mode,
+            "fps": config.sampling.feature_rate,
+            "window": config.sampling.window,
+            "eval_hop": config.eval_hop,
+        },
         "clip": scores["clip"],
         "window": scores["window"],
-        "data": {"root": str(data.root), "classes": len(data.classes), "train_clips": len(data.train),
-                 "test_clips": len(data.test), "failed": extract_info.get("failed", [])[:LIST_AT_MOST],
-                 "failed_count": len(extract_info.get("failed", []))},
+        "data": {
+            "root": str(data.root),
+            "classes": len(data.classes),
+            "train_clips": len(data.train),
+            "test_clips": len(data.test),
+            "failed": extract_info.get("failed", [])[:LIST_AT_MOST],
+            "failed_count": len(extract_info.get("failed", [])),
+        },
         "split": split_info,
         "fit": {k: v for k, v in history.items() if k not in ("history", "checkpoint")},
         "export": {"parity": m.parity},
-        "timings": {"extract_s": extract_info.get("extract_seconds"),
-                    "extract_frames_per_s": extract_info.get("frames_per_second"),
-                    "backbone_export_s": extract_info.get("backbone_export_seconds"),
-                    "fit_s": history.get("seconds"), "head_export_s": history.get("export_seconds"),
-                    "evaluate_s": round(eval_s, 2)},
+        "timings": {
+            "extract_s": extract_info.get("extract_seconds"),
+            "extract_frames_per_s": extract_info.get("frames_per_second"),
+            "backbone_export_s": extract_info.get("backbone_export_seconds"),
+            "fit_s": history.get("seconds"),
+            "head_export_s": history.get("export_seconds"),
+            "evaluate_s": round(eval_s, 2),
+        },
     }
     write_json_atomic(run_dir / REPORT, report)
     title = f"{config.head} on {config.arch}: clip accuracy {report['clip']['top1']:.1%} ({split.name} split)"
@@ -344,9 +425,12 @@ def evaluate(run_dir: Path, progress: bool = True, log: Callable[[str], None] = 
     if history.get("history"):
         plot_curves(history["history"], run_dir / "curves.png", f"{config.head} on {config.arch} features")
     top2 = report["clip"].get("top2")
-    log(f"clip accuracy {report['clip']['top1']:.1%}" + (f", top-2 {top2:.1%}" if top2 is not None else "")
+    log(
+        f"clip accuracy {report['clip']['top1']:.1%}"
+        + (f", top-2 {top2:.1%}" if top2 is not None else "")
         + f" on {len(used)} test clips (window accuracy {report['window']['top1']:.1%}); report: "
-        f"{run_dir / REPORT}")
+        f"{run_dir / REPORT}"
+    )
     if "note" in split_info:
         log(f"note: {split_info['note']}")
     return report

@@ -11,23 +11,23 @@ its reverse.
     frames, fps = render_clip("SitDown", seed=3)           # T x 240 x 320 x 3 uint8 BGR, 25.0
     write_dataset(Path("data/synth"), clips_per_class=10)  # UCF101 layout plus official-format split files
 """
+
 from __future__ import annotations
 
 import json
 import math
-import os
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
 
+from streaming.atomic import atomic_file, atomic_write_bytes
 from streaming.errors import ActionstreamError
 
-ACTIONS: tuple[str, ...] = ("SitDown", "StandUp", "RaiseArms", "LowerArms", "Wave", "Jump", "Squat",
-                            "JumpingJack")
+ACTIONS: tuple[str, ...] = ("SitDown", "StandUp", "RaiseArms", "LowerArms", "Wave", "Jump", "Squat", "JumpingJack")
 #: (forward, backward): render_clip(backward, s) is render_clip(forward, s) with its frames reversed.
 REVERSED_PAIRS: tuple[tuple[str, str], ...] = (("SitDown", "StandUp"), ("RaiseArms", "LowerArms"))
 _FORWARD_OF = {back: fwd for fwd, back in REVERSED_PAIRS}
@@ -67,8 +67,21 @@ class SynthConfig:
 # the image's left when not mirrored. LIFT raises the body off the ground, DX shifts it sideways; SW and HW are
 # half the shoulder and hip widths (0 in side view). Lengths in standing heights.
 LIFT, DX, TORSO, LU, LL, RU, RL, LT, LS, RT, RS, SW, HW = range(13)
-_NAMES = {"lift": LIFT, "dx": DX, "torso": TORSO, "lu": LU, "ll": LL, "ru": RU, "rl": RL,
-          "lt": LT, "ls": LS, "rt": RT, "rs": RS, "sw": SW, "hw": HW}
+_NAMES = {
+    "lift": LIFT,
+    "dx": DX,
+    "torso": TORSO,
+    "lu": LU,
+    "ll": LL,
+    "ru": RU,
+    "rl": RL,
+    "lt": LT,
+    "ls": LS,
+    "rt": RT,
+    "rs": RS,
+    "sw": SW,
+    "hw": HW,
+}
 _ANGLES = [TORSO, LU, LL, RU, RL, LT, LS, RT, RS]
 
 
@@ -125,14 +138,19 @@ class _Keys:
         t0, t1 = kt[k - 1], kt[k]
         u = np.clip((times - t0) / np.maximum(t1 - t0, 1e-9), 0.0, 1.0)
         e = ke[k]
-        w = np.where(e == _EASE_IO, 0.5 - 0.5 * np.cos(np.pi * u),
-                     np.where(e == _EASE_OUT, np.sin(0.5 * np.pi * u),
-                              np.where(e == _EASE_IN, 1.0 - np.cos(0.5 * np.pi * u), u)))
+        w = np.where(
+            e == _EASE_IO,
+            0.5 - 0.5 * np.cos(np.pi * u),
+            np.where(
+                e == _EASE_OUT, np.sin(0.5 * np.pi * u), np.where(e == _EASE_IN, 1.0 - np.cos(0.5 * np.pi * u), u)
+            ),
+        )
         return kp[k - 1] + (kp[k] - kp[k - 1]) * w[:, None]
 
 
-def _reversible(rng: np.random.Generator, start: np.ndarray, end: np.ndarray, speed: float,
-                total_s: float) -> tuple[_Keys, float]:
+def _reversible(
+    rng: np.random.Generator, start: np.ndarray, end: np.ndarray, speed: float, total_s: float
+) -> tuple[_Keys, float]:
     """Hold, move start->end, hold, cut back; repeated. Cycle + move <= 4 s, so any 4 s window shows motion."""
     keys = _Keys()
     t, first_hold = 0.0, None
@@ -151,8 +169,15 @@ def _reversible(rng: np.random.Generator, start: np.ndarray, end: np.ndarray, sp
     return keys, rng.uniform(0.0, 0.9 * first_hold)
 
 
-def _alternate(rng: np.random.Generator, poses: list[np.ndarray], half: tuple[float, float],
-               hold: tuple[float, float], speed: float, total_s: float, sd: float = 0.05) -> tuple[_Keys, float]:
+def _alternate(
+    rng: np.random.Generator,
+    poses: list[np.ndarray],
+    half: tuple[float, float],
+    hold: tuple[float, float],
+    speed: float,
+    total_s: float,
+    sd: float = 0.05,
+) -> tuple[_Keys, float]:
     """Swing back and forth through `poses` (a periodic action); starts at a random phase."""
     keys = _Keys()
     t, i, first_cycle = 0.0, 0, None
@@ -299,9 +324,17 @@ def _body(rng: np.random.Generator) -> _Body:
     upper, fore = rng.uniform(0.13, 0.17), rng.uniform(0.12, 0.16)
     thigh, shin = rng.uniform(0.20, 0.25), rng.uniform(0.20, 0.25)
     total = thigh + shin + torso + 2.2 * head
-    return _Body(head=head / total, torso=torso / total, upper=upper / total, fore=fore / total,
-                 thigh=thigh / total, shin=shin / total, build=rng.uniform(0.8, 1.25),
-                 height_frac=rng.uniform(0.42, 0.66), line_frac=rng.uniform(0.022, 0.045))
+    return _Body(
+        head=head / total,
+        torso=torso / total,
+        upper=upper / total,
+        fore=fore / total,
+        thigh=thigh / total,
+        shin=shin / total,
+        build=rng.uniform(0.8, 1.25),
+        height_frac=rng.uniform(0.42, 0.66),
+        line_frac=rng.uniform(0.022, 0.045),
+    )
 
 
 def _scene(rng: np.random.Generator, config: SynthConfig) -> _Scene:
@@ -310,20 +343,53 @@ def _scene(rng: np.random.Generator, config: SynthConfig) -> _Scene:
     body = _contrasting_color(rng, bg_luma)
     legs = body if rng.random() < 0.4 else _contrasting_color(rng, bg_luma)
     head = body if rng.random() < 0.5 else _contrasting_color(rng, bg_luma)
-    return _Scene(colors=(head, body, legs), head_filled=bool(rng.random() < 0.5), background=bg,
-                  floor=_random_color(rng), floor_alpha=rng.uniform(0.0, 0.6), noise_sigma=rng.uniform(0.0, 6.0),
-                  shake_px=rng.uniform(0.0, 2.5))
+    return _Scene(
+        colors=(head, body, legs),
+        head_filled=bool(rng.random() < 0.5),
+        background=bg,
+        floor=_random_color(rng),
+        floor_alpha=rng.uniform(0.0, 0.6),
+        noise_sigma=rng.uniform(0.0, 6.0),
+        shake_px=rng.uniform(0.0, 2.5),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- geometry
 #: Joint names of joint_tracks(); _BONES joins them (third number: 0 body, 1 far limb, drawn darker).
-JOINTS = ("hip", "neck", "head", "l_shoulder", "l_elbow", "l_hand", "r_shoulder", "r_elbow", "r_hand",
-          "l_hip", "l_knee", "l_foot", "r_hip", "r_knee", "r_foot")
+JOINTS = (
+    "hip",
+    "neck",
+    "head",
+    "l_shoulder",
+    "l_elbow",
+    "l_hand",
+    "r_shoulder",
+    "r_elbow",
+    "r_hand",
+    "l_hip",
+    "l_knee",
+    "l_foot",
+    "r_hip",
+    "r_knee",
+    "r_foot",
+)
 _J = {name: j for j, name in enumerate(JOINTS)}
-_BONES = [(_J[a], _J[b], far) for a, b, far in [
-    ("l_hip", "l_knee", 1), ("l_knee", "l_foot", 1), ("r_hip", "r_knee", 0), ("r_knee", "r_foot", 0),
-    ("l_hip", "r_hip", 0), ("hip", "neck", 0), ("l_shoulder", "r_shoulder", 0),
-    ("l_shoulder", "l_elbow", 1), ("l_elbow", "l_hand", 1), ("r_shoulder", "r_elbow", 0), ("r_elbow", "r_hand", 0)]]
+_BONES = [
+    (_J[a], _J[b], far)
+    for a, b, far in [
+        ("l_hip", "l_knee", 1),
+        ("l_knee", "l_foot", 1),
+        ("r_hip", "r_knee", 0),
+        ("r_knee", "r_foot", 0),
+        ("l_hip", "r_hip", 0),
+        ("hip", "neck", 0),
+        ("l_shoulder", "r_shoulder", 0),
+        ("l_shoulder", "l_elbow", 1),
+        ("l_elbow", "l_hand", 1),
+        ("r_shoulder", "r_elbow", 0),
+        ("r_elbow", "r_hand", 0),
+    ]
+]
 _LEG_BONES = 4  # the first four bones are legs (drawn in the legs' colour)
 
 
@@ -338,8 +404,13 @@ def _skeleton(poses: np.ndarray, body: _Body) -> np.ndarray:
     foot_l = knee_l + body.shin * _unit(poses[:, LS])
     knee_r = side + body.thigh * _unit(poses[:, RT])
     foot_r = knee_r + body.shin * _unit(poses[:, RS])
-    hip = np.stack([-(foot_l[:, 0] + foot_r[:, 0]) / 2 + poses[:, DX],  # feet stay put; the hip moves
-                    -np.maximum(foot_l[:, 1], foot_r[:, 1]) - poses[:, LIFT]], axis=-1)
+    hip = np.stack(
+        [
+            -(foot_l[:, 0] + foot_r[:, 0]) / 2 + poses[:, DX],  # feet stay put; the hip moves
+            -np.maximum(foot_l[:, 1], foot_r[:, 1]) - poses[:, LIFT],
+        ],
+        axis=-1,
+    )
     up = np.stack([np.sin(poses[:, TORSO]), -np.cos(poses[:, TORSO])], axis=-1)
     across = np.stack([-up[:, 1], up[:, 0]], axis=-1) * (poses[:, SW] * body.build)[:, None]
     neck = hip + body.torso * up
@@ -348,9 +419,26 @@ def _skeleton(poses: np.ndarray, body: _Body) -> np.ndarray:
     shoulder_l, shoulder_r = shoulders - across, shoulders + across
     elbow_l = shoulder_l + body.upper * _unit(poses[:, LU])
     elbow_r = shoulder_r + body.upper * _unit(poses[:, RU])
-    return np.stack([hip, neck, head, shoulder_l, elbow_l, elbow_l + body.fore * _unit(poses[:, LL]),
-                     shoulder_r, elbow_r, elbow_r + body.fore * _unit(poses[:, RL]),
-                     hip - side, hip + knee_l, hip + foot_l, hip + side, hip + knee_r, hip + foot_r], axis=1)
+    return np.stack(
+        [
+            hip,
+            neck,
+            head,
+            shoulder_l,
+            elbow_l,
+            elbow_l + body.fore * _unit(poses[:, LL]),
+            shoulder_r,
+            elbow_r,
+            elbow_r + body.fore * _unit(poses[:, RL]),
+            hip - side,
+            hip + knee_l,
+            hip + foot_l,
+            hip + side,
+            hip + knee_r,
+            hip + foot_r,
+        ],
+        axis=1,
+    )
 
 
 @dataclass
@@ -399,8 +487,14 @@ def _track(action: str, seed: int, config: SynthConfig, appearance_seed: int | N
     skeleton = _skeleton(poses, body)
     if mirror:  # the figure faces (and waves) the other way
         skeleton[..., 0] *= -1.0
-    return _Track(joints_px=skeleton * height_px + np.array([anchor, ground]), ground_px=ground,
-                  height_px=height_px, body=body, clip_rng=rng, look_rng=look_rng)
+    return _Track(
+        joints_px=skeleton * height_px + np.array([anchor, ground]),
+        ground_px=ground,
+        height_px=height_px,
+        body=body,
+        clip_rng=rng,
+        look_rng=look_rng,
+    )
 
 
 def _draw(track: _Track, config: SynthConfig) -> np.ndarray:
@@ -428,8 +522,9 @@ def _draw(track: _Track, config: SynthConfig) -> np.ndarray:
         for _ in range(3):
             z = rng.normal(0.0, sigma, bg.shape).astype(np.float32)
             bank.append((np.clip(z, 0, 255).astype(np.uint8), np.clip(-z, 0, 255).astype(np.uint8)))
-    pick = np.stack([rng.integers(0, 3, n), rng.integers(0, 2 * _PAD_PX + 1, n),
-                     rng.integers(0, 2 * _PAD_PX + 1, n)], axis=1).tolist()
+    pick = np.stack(
+        [rng.integers(0, 3, n), rng.integers(0, 2 * _PAD_PX + 1, n), rng.integers(0, 2 * _PAD_PX + 1, n)], axis=1
+    ).tolist()
     line_px = max(2, int(round(track.body.line_frac * track.height_px)))
     shade = 0.75  # limbs on the far side ("l") drawn darker
     bone_colors = []
@@ -446,7 +541,7 @@ def _draw(track: _Track, config: SynthConfig) -> np.ndarray:
     for i in range(n):
         dy, dx = int(shake[i, 0]), int(shake[i, 1])
         frame = frames[i]
-        np.copyto(frame, bg[_PAD_PX + dy:_PAD_PX + dy + h, _PAD_PX + dx:_PAD_PX + dx + w])
+        np.copyto(frame, bg[_PAD_PX + dy : _PAD_PX + dy + h, _PAD_PX + dx : _PAD_PX + dx + w])
         p = (pts[i] - np.array([dx * one, dy * one])).tolist()
         for (a, b, _), color in zip(_BONES, bone_colors):
             cv2.line(frame, p[a], p[b], color, line_px, cv2.LINE_AA, _SUBPIXEL_BITS)
@@ -454,8 +549,8 @@ def _draw(track: _Track, config: SynthConfig) -> np.ndarray:
         if bank:
             k, oy, ox = pick[i]
             pos, neg = bank[k]
-            cv2.add(frame, pos[oy:oy + h, ox:ox + w], dst=frame)
-            cv2.subtract(frame, neg[oy:oy + h, ox:ox + w], dst=frame)
+            cv2.add(frame, pos[oy : oy + h, ox : ox + w], dst=frame)
+            cv2.subtract(frame, neg[oy : oy + h, ox : ox + w], dst=frame)
     return frames
 
 
@@ -464,8 +559,9 @@ _SUBPIXEL_BITS = 4
 
 
 # ---------------------------------------------------------------------------------------------------- public
-def render_clip(action: str, seed: int, config: SynthConfig = SynthConfig(), *,
-                appearance_seed: int | None = None) -> tuple[np.ndarray, float]:
+def render_clip(
+    action: str, seed: int, config: SynthConfig = SynthConfig(), *, appearance_seed: int | None = None
+) -> tuple[np.ndarray, float]:
     """One clip of `action` as (T x H x W x 3 uint8 BGR frames, fps); the same (action, seed) gives the same bytes.
 
     `appearance_seed` fixes the actor and the place (a UCF101 "group"); by default they follow `seed`.
@@ -482,8 +578,9 @@ def render_clip(action: str, seed: int, config: SynthConfig = SynthConfig(), *,
     return frames, float(config.fps)
 
 
-def joint_tracks(action: str, seed: int, config: SynthConfig = SynthConfig(), *,
-                 appearance_seed: int | None = None) -> dict[str, np.ndarray]:
+def joint_tracks(
+    action: str, seed: int, config: SynthConfig = SynthConfig(), *, appearance_seed: int | None = None
+) -> dict[str, np.ndarray]:
     """The figure's joints in a clip of render_clip(action, seed): {joint: T x 2 (x, y) pixels, before shake}."""
     _check_action(action)
     forward = _FORWARD_OF.get(action, action)
@@ -497,8 +594,10 @@ def _fourcc_for(path: Path) -> str:
     try:
         return _FOURCC_BY_SUFFIX[path.suffix.lower()]
     except KeyError:
-        raise ActionstreamError(f"{path}: cannot write a {path.suffix or 'suffix-less'} video; "
-                                f"use one of {', '.join(sorted(_FOURCC_BY_SUFFIX))}") from None
+        raise ActionstreamError(
+            f"{path}: cannot write a {path.suffix or 'suffix-less'} video; "
+            f"use one of {', '.join(sorted(_FOURCC_BY_SUFFIX))}"
+        ) from None
 
 
 class _AtomicVideoWriter:
@@ -506,21 +605,23 @@ class _AtomicVideoWriter:
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int], fourcc: str | None = None):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}{self.path.suffix}")
         code = fourcc or _fourcc_for(self.path)
         self.size = size
+        self._atomic = atomic_file(self.path, keep_suffix=True)
+        self.tmp = self._atomic.__enter__()
         self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*code), float(fps), size)
         if not self.writer.isOpened():
             self.writer.release()
-            self.tmp.unlink(missing_ok=True)
-            raise ActionstreamError(f"{self.path}: OpenCV cannot write {code} video here; try another suffix")
+            error = ActionstreamError(f"{self.path}: OpenCV cannot write {code} video here; try another suffix")
+            self._atomic.__exit__(ActionstreamError, error, None)  # removes the temporary file
+            raise error
 
     def write(self, frames: Iterable[np.ndarray]) -> None:
         for frame in frames:
             if frame.dtype != np.uint8 or frame.shape != (self.size[1], self.size[0], 3):
-                raise ValueError(f"frames must be {self.size[1]}x{self.size[0]}x3 uint8, got "
-                                 f"{frame.shape} {frame.dtype}")
+                raise ValueError(
+                    f"frames must be {self.size[1]}x{self.size[0]}x3 uint8, got {frame.shape} {frame.dtype}"
+                )
             self.writer.write(frame)
 
     def __enter__(self) -> "_AtomicVideoWriter":
@@ -528,10 +629,7 @@ class _AtomicVideoWriter:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.writer.release()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 def write_clip(path: Path, frames: np.ndarray, fps: float, fourcc: str | None = None) -> Path:
@@ -563,9 +661,7 @@ def held_out_groups(groups: int, split: int) -> list[int]:
 
 def _write_text(path: Path, lines: list[str]) -> None:
     """Atomically, with CRLF endings like the real UCF101 list files."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes("".join(line + "\r\n" for line in lines).encode())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, "".join(line + "\r\n" for line in lines).encode())
 
 
 def _clip_seed(seed: int, action: str, group: int, clip: int) -> int:
@@ -577,9 +673,15 @@ def _group_seed(seed: int, group: int) -> int:
     return int(_seed_of(seed, group, "group").generate_state(1)[0])
 
 
-def write_dataset(out: Path, seed: int = 0, clips_per_class: int = 10, groups: int = 5,
-                  actions: Iterable[str] = ACTIONS, config: SynthConfig = SynthConfig(),
-                  progress: bool = True) -> Path:
+def write_dataset(
+    out: Path,
+    seed: int = 0,
+    clips_per_class: int = 10,
+    groups: int = 5,
+    actions: Iterable[str] = ACTIONS,
+    config: SynthConfig = SynthConfig(),
+    progress: bool = True,
+) -> Path:
     """Write a UCF101-style tree: out/UCF-101/<Action>/v_<Action>_gNN_cMM.avi and out/ucfTrainTestlist/.
 
     Clip i of a class goes to group i % groups + 1; a group is one actor in one place, as in UCF101, and is the
@@ -597,8 +699,15 @@ def write_dataset(out: Path, seed: int = 0, clips_per_class: int = 10, groups: i
         raise ActionstreamError(f"clips per class must be at least 1, got {clips_per_class}")
     if not 2 <= groups <= clips_per_class:
         raise ActionstreamError(f"groups must be between 2 and clips per class ({clips_per_class}), got {groups}")
-    settings = {"generator": "actionstream.training.synth", "version": 1, "seed": seed,
-                "clips_per_class": clips_per_class, "groups": groups, "actions": actions, "config": asdict(config)}
+    settings = {
+        "generator": "actionstream.training.synth",
+        "version": 1,
+        "seed": seed,
+        "clips_per_class": clips_per_class,
+        "groups": groups,
+        "actions": actions,
+        "config": asdict(config),
+    }
     out.mkdir(parents=True, exist_ok=True)
     marker = out / "synth.json"
     if marker.exists():
@@ -607,20 +716,21 @@ def write_dataset(out: Path, seed: int = 0, clips_per_class: int = 10, groups: i
         except (OSError, ValueError):
             old = None
         if old != settings:
-            raise ActionstreamError(f"{out} already holds a synthetic set made with other settings; "
-                                    f"choose another --out or delete it")
+            raise ActionstreamError(
+                f"{out} already holds a synthetic set made with other settings; choose another --out or delete it"
+            )
     else:
         _write_text(marker, [json.dumps(settings, indent=1)])
     video_root, lists = out / "UCF-101", out / "ucfTrainTestlist"
     lists.mkdir(exist_ok=True)
     todo = [(a, i % groups + 1, i // groups + 1) for a in actions for i in range(clips_per_class)]
     from tqdm import tqdm
+
     for action, g, c in tqdm(todo, desc="synth clips", unit="clip", disable=not progress):
         path = video_root / action / clip_name(action, g, c)
         if path.exists():
             continue
-        frames, fps = render_clip(action, _clip_seed(seed, action, g, c), config,
-                                  appearance_seed=_group_seed(seed, g))
+        frames, fps = render_clip(action, _clip_seed(seed, action, g, c), config, appearance_seed=_group_seed(seed, g))
         write_clip(path, frames, fps)
     _write_text(lists / "classInd.txt", [f"{i} {a}" for i, a in enumerate(actions, 1)])
     ordered = sorted(todo, key=lambda x: (actions.index(x[0]), x[1], x[2]))
@@ -635,35 +745,50 @@ def write_dataset(out: Path, seed: int = 0, clips_per_class: int = 10, groups: i
     return out
 
 
-def demo_schedule(seconds_per_action: float = 6.0, actions: Iterable[str] = ACTIONS,
-                  fps: float = 25.0) -> list[tuple[float, float, str]]:
+def demo_schedule(
+    seconds_per_action: float = 6.0, actions: Iterable[str] = ACTIONS, fps: float = 25.0
+) -> list[tuple[float, float, str]]:
     """(start_s, end_s, action) of each segment of the demo stream, in order."""
     n = max(1, int(round(seconds_per_action * fps)))
     return [(k * n / fps, (k + 1) * n / fps, a) for k, a in enumerate(actions)]
 
 
-def iter_demo_segments(seed: int = 0, seconds_per_action: float = 6.0, config: SynthConfig = SynthConfig(),
-                       actions: Iterable[str] = ACTIONS) -> Iterator[tuple[str, np.ndarray]]:
+def iter_demo_segments(
+    seed: int = 0,
+    seconds_per_action: float = 6.0,
+    config: SynthConfig = SynthConfig(),
+    actions: Iterable[str] = ACTIONS,
+) -> Iterator[tuple[str, np.ndarray]]:
     """(action, frames) for each segment of the demo stream: one actor in one place doing each action in turn."""
     seed = _check_seed(seed)
     if not seconds_per_action > 0:
         raise ValueError(f"seconds per action must be positive, got {seconds_per_action}")
     segment = replace(config, min_seconds=seconds_per_action, max_seconds=seconds_per_action)
     for k, action in enumerate(actions):
-        frames, _ = render_clip(action, _clip_seed(seed, action, 0, k), segment,
-                                appearance_seed=_group_seed(seed, 10_000))
+        frames, _ = render_clip(
+            action, _clip_seed(seed, action, 0, k), segment, appearance_seed=_group_seed(seed, 10_000)
+        )
         yield action, frames
 
 
-def demo_stream_frames(seed: int = 0, seconds_per_action: float = 6.0, config: SynthConfig = SynthConfig(),
-                       actions: Iterable[str] = ACTIONS) -> tuple[np.ndarray, float]:
+def demo_stream_frames(
+    seed: int = 0,
+    seconds_per_action: float = 6.0,
+    config: SynthConfig = SynthConfig(),
+    actions: Iterable[str] = ACTIONS,
+) -> tuple[np.ndarray, float]:
     """The whole demo stream in memory (8 actions x 6 s at 320x240 is 276 MB; write_demo_clip streams)."""
     frames = [f for _, f in iter_demo_segments(seed, seconds_per_action, config, actions)]
     return np.concatenate(frames), float(config.fps)
 
 
-def write_demo_clip(path: Path, seed: int = 0, seconds_per_action: float = 6.0,
-                    config: SynthConfig = SynthConfig(), actions: Iterable[str] = ACTIONS) -> Path:
+def write_demo_clip(
+    path: Path,
+    seed: int = 0,
+    seconds_per_action: float = 6.0,
+    config: SynthConfig = SynthConfig(),
+    actions: Iterable[str] = ACTIONS,
+) -> Path:
     """Write the demo stream (every action in turn, see demo_schedule) as one video file, atomically."""
     path = Path(path)
     with _AtomicVideoWriter(path, config.fps, (config.width, config.height)) as writer:

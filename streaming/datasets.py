@@ -6,6 +6,7 @@ is given (so label numbers match UCF101's), else from the sorted folder names.
     ds = discover(Path("data/UCF101"), class_ind=Path("data/UCF101/ucfTrainTestlist/classInd.txt"))
     ds = select_classes(ds, "seed-final")
 """
+
 from __future__ import annotations
 
 import difflib
@@ -23,16 +24,59 @@ _UCF_NAME = re.compile(r"^v_.+_(g\d+)_(c\d+)$")
 PRESETS: dict[str, tuple[str, ...]] = {
     # its first experiment: the first 25 classes of classInd.txt (it says 20, but its confusion matrix runs on)
     "seed-experiment": (
-        "ApplyEyeMakeup", "ApplyLipstick", "Archery", "BabyCrawling", "BalanceBeam", "BandMarching",
-        "BaseballPitch", "Basketball", "BasketballDunk", "BenchPress", "Biking", "Billiards", "BlowDryHair",
-        "BlowingCandles", "BodyWeightSquats", "Bowling", "BoxingPunchingBag", "BoxingSpeedBag", "BreastStroke",
-        "BrushingTeeth", "CleanAndJerk", "CliffDiving", "CricketBowling", "CricketShot", "CuttingInKitchen"),
+        "ApplyEyeMakeup",
+        "ApplyLipstick",
+        "Archery",
+        "BabyCrawling",
+        "BalanceBeam",
+        "BandMarching",
+        "BaseballPitch",
+        "Basketball",
+        "BasketballDunk",
+        "BenchPress",
+        "Biking",
+        "Billiards",
+        "BlowDryHair",
+        "BlowingCandles",
+        "BodyWeightSquats",
+        "Bowling",
+        "BoxingPunchingBag",
+        "BoxingSpeedBag",
+        "BreastStroke",
+        "BrushingTeeth",
+        "CleanAndJerk",
+        "CliffDiving",
+        "CricketBowling",
+        "CricketShot",
+        "CuttingInKitchen",
+    ),
     # its final selection across UCF101's five super-categories
     "seed-final": (
-        "ApplyEyeMakeup", "BrushingTeeth", "HammerThrow", "HulaHoop", "Typing", "PullUps", "RopeClimbing",
-        "TaiChi", "Swing", "TrampolineJumping", "BandMarching", "HeadMassage", "PlayingCello", "Drumming",
-        "Archery", "BasketballDunk", "BoxingPunchingBag", "BreastStroke", "FieldHockeyPenalty", "HorseRace",
-        "PoleVault", "SumoWrestling", "IceDancing", "Kayaking"),
+        "ApplyEyeMakeup",
+        "BrushingTeeth",
+        "HammerThrow",
+        "HulaHoop",
+        "Typing",
+        "PullUps",
+        "RopeClimbing",
+        "TaiChi",
+        "Swing",
+        "TrampolineJumping",
+        "BandMarching",
+        "HeadMassage",
+        "PlayingCello",
+        "Drumming",
+        "Archery",
+        "BasketballDunk",
+        "BoxingPunchingBag",
+        "BreastStroke",
+        "FieldHockeyPenalty",
+        "HorseRace",
+        "PoleVault",
+        "SumoWrestling",
+        "IceDancing",
+        "Kayaking",
+    ),
 }
 
 
@@ -105,17 +149,23 @@ def read_class_ind(path: Path) -> list[str]:
 
 
 def _video_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir()
-                   if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")),
-                  key=lambda p: natural_key(p.name))
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
+        ),
+        key=lambda p: natural_key(p.name),
+    )
 
 
 def discover(data_dir: Path, class_ind: Path | None = None) -> Dataset:
     """Every clip under DATA/<Class>/ (or DATA/UCF-101/<Class>/), classes from classInd.txt or folder names."""
     data_dir = Path(data_dir)
     if not data_dir.exists():
-        raise ActionstreamError(f"{data_dir}: no such data folder; give a folder with one sub-folder of clips "
-                                f"per class (UCF101 layout)")
+        raise ActionstreamError(
+            f"{data_dir}: no such data folder; give a folder with one sub-folder of clips per class (UCF101 layout)"
+        )
     if not data_dir.is_dir():
         raise ActionstreamError(f"{data_dir}: not a folder; give a folder with one sub-folder of clips per class")
     root = data_dir / "UCF-101" if (data_dir / "UCF-101").is_dir() else data_dir
@@ -134,8 +184,9 @@ def discover(data_dir: Path, class_ind: Path | None = None) -> Dataset:
             clips.append(Clip(path=path, label=label, group=group, clip_id=clip_id))
     if not clips:
         hint = f" for the {len(classes)} classes of {class_ind}" if class_ind is not None else ""
-        raise ActionstreamError(f"{root}: no video clips found{hint} (expected <Class>/<clip>.avi, .mp4, .mkv, "
-                                f".mov or .webm files)")
+        raise ActionstreamError(
+            f"{root}: no video clips found{hint} (expected <Class>/<clip>.avi, .mp4, .mkv, .mov or .webm files)"
+        )
     return Dataset(root=root, classes=classes, clips=clips, ignored=ignored)
 
 
@@ -170,8 +221,10 @@ def select_classes(dataset: Dataset, spec: str | list[str] | None) -> Dataset:
         return dataset
     names, source = _names_from_spec(spec)
     if not names:
-        raise ActionstreamError(f"empty class list from {source}; name at least one class "
-                                f"(a preset: {', '.join(PRESETS)}; or Class1,Class2; or a file)")
+        raise ActionstreamError(
+            f"empty class list from {source}; name at least one class "
+            f"(a preset: {', '.join(PRESETS)}; or Class1,Class2; or a file)"
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ActionstreamError(f"{source} names {', '.join(twice)} more than once")
@@ -180,11 +233,14 @@ def select_classes(dataset: Dataset, spec: str | list[str] | None) -> Dataset:
     if unknown:
         hints = []
         for n in unknown:
-            close = [c for c in dataset.classes if c.lower() == n.lower()] or \
-                difflib.get_close_matches(n, dataset.classes, n=1)
+            close = [c for c in dataset.classes if c.lower() == n.lower()] or difflib.get_close_matches(
+                n, dataset.classes, n=1
+            )
             hints.append(f"{n} (did you mean {close[0]}?)" if close else n)
-        raise ActionstreamError(f"unknown class{'es' if len(unknown) > 1 else ''} in {source}: "
-                                f"{', '.join(hints)}; {dataset.root} has {len(dataset.classes)} classes")
+        raise ActionstreamError(
+            f"unknown class{'es' if len(unknown) > 1 else ''} in {source}: "
+            f"{', '.join(hints)}; {dataset.root} has {len(dataset.classes)} classes"
+        )
     order = {n: i for i, n in enumerate(names)}
     clips = sorted((c for c in dataset.clips if c.label in order), key=lambda c: order[c.label])
     return Dataset(root=dataset.root, classes=names, clips=clips, ignored=dataset.ignored)

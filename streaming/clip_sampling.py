@@ -1,79 +1,47 @@
 """Which frames of a training clip become features, and how a clip's features become head windows.
 
-Both modes extract the same thing: frames picked by timestamp at `fps` with the live engine's sampler, so a
-25 fps and a 29.97 fps clip give the same spacing and the feature cache never depends on the mode or window.
+Both modes extract the same thing: frames picked by timestamp at the feature rate with the live engine's
+sampler, so a 25 fps and a 29.97 fps clip give the same spacing and the cache never depends on mode or window.
 
-- `stride` (matches the live engine exactly): the clip's features at `fps` are cut into `window`-step windows
+- `stride` (matches the live engine exactly): the clip's features at the feature rate are cut into `window`-step windows
   every `hop` steps; a clip shorter than a window is looped to fill one, as the live engine does.
 - `segments` (the original report's method): one window per clip, one feature from each of `window` equal
   segments of the clip's features — the centre one at test, a random one at train (a fresh draw every
-  epoch costs nothing because all candidates are cached). With `fps` at or above the clip's frame rate every
+  epoch costs nothing because all candidates are cached). With a feature rate at or above the clip's frame rate every
   frame is a candidate, which is the report's method exactly; the default 10/s picks within about 0.1 s of
   it, and lets extraction stream frames in one pass without trusting the container's frame count (the exact
   method needs the count first). A segments window spans the whole clip, whatever its length, so the live
-  engine, which samples at the manifest's fps, only approximates it (and warns).
+  engine, which samples at the manifest's feature rate, only approximates it (and warns).
 
-    spec = SamplingSpec("stride", fps=10, window=40)
+    spec = Sampling("stride", feature_rate=10, window=40)
     idx = extraction_indices(frame_times, spec)     # frames whose features are computed and cached
     windows = clip_windows(features, spec)          # K×40×D for the head (rows of the cached features)
 """
-from __future__ import annotations
 
-import math
-import numbers
-from dataclasses import dataclass
+from __future__ import annotations
 
 import numpy as np
 
-from export.bundle import SAMPLING_MODES, Sampling
-from streaming.sampler import loop_to_window, segment_indices, stride_indices
+from streaming.sampler import Sampling, loop_to_window, segment_indices, stride_indices
 
 #: Bumped when the cached features' meaning changes, so old caches are never read as new.
 CACHE_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class SamplingSpec:
-    """How features are sampled from clips for training: mode, feature rate (per second) and window length."""
-
-    mode: str = "stride"
-    fps: float = 10.0
-    window: int = 40
-
-    def __post_init__(self) -> None:
-        if self.mode not in SAMPLING_MODES:
-            raise ValueError(f"sampling mode must be one of {', '.join(SAMPLING_MODES)}, got {self.mode!r}")
-        if isinstance(self.fps, bool) or not isinstance(self.fps, numbers.Real) or not (
-                math.isfinite(self.fps) and 0 < self.fps <= 1000):
-            raise ValueError(f"sampling fps must be a number in (0, 1000] features per second, got {self.fps!r}")
-        if isinstance(self.window, bool) or not isinstance(self.window, numbers.Integral) or self.window < 1:
-            raise ValueError(f"window must be a positive whole number of steps, got {self.window!r}")
-        object.__setattr__(self, "fps", float(self.fps))  # one spelling for keys: 10 and 10.0 are the same
-        object.__setattr__(self, "window", int(self.window))
-
-    @property
-    def window_seconds(self) -> float:
-        """How long a stride window spans (segments windows span whole clips instead)."""
-        return self.window / self.fps
-
-    def key(self) -> str:
-        """Names what the cached features depend on: the frame rate only (mode and window are applied later)."""
-        return f"v{CACHE_FORMAT}-fps{float(self.fps)!r}"
-
-    def to_bundle_sampling(self) -> Sampling:
-        """What the manifest records so the live engine samples frames at the same rate."""
-        return Sampling(mode=self.mode, fps=float(self.fps))
+def cache_key(spec: Sampling) -> str:
+    """Names what cached features depend on: the feature rate only (mode and window are applied later)."""
+    return f"v{CACHE_FORMAT}-fps{float(spec.feature_rate)!r}"
 
 
-def extraction_indices(times: list[float], spec: SamplingSpec) -> list[int]:
-    """The frames whose features the cache holds: by timestamp at spec.fps, in both modes."""
-    return stride_indices(times, spec.fps)
+def extraction_indices(times: list[float], spec: Sampling) -> list[int]:
+    """The frames whose features the cache holds: by timestamp at spec.feature_rate, in both modes."""
+    return stride_indices(times, spec.feature_rate)
 
 
-def sample_clip(times: list[float], spec: SamplingSpec, rng: np.random.Generator | None = None) -> list[int]:
+def sample_clip(times: list[float], spec: Sampling, rng: np.random.Generator | None = None) -> list[int]:
     """Indices (into the clip's decoded frames) of the frames that make up the clip's sequence.
 
-    stride: every frame due at spec.fps. segments: `window` of those, one per equal segment — the centre at
+    stride: every frame due at spec.feature_rate. segments: `window` of those, one per equal segment — the centre at
     test (rng None), a random one with `rng` for train augmentation.
     """
     picked = extraction_indices(times, spec)
@@ -124,8 +92,7 @@ def window_rows(n: int, window: int, hop: int | None = None, offset: int = 0) ->
     return starts[:, None] + np.arange(window, dtype=np.int64)[None, :]
 
 
-def windows_from_features(feats: np.ndarray, window: int, hop: int | None = None,
-                          offset: int = 0) -> np.ndarray:
+def windows_from_features(feats: np.ndarray, window: int, hop: int | None = None, offset: int = 0) -> np.ndarray:
     """Cut an N×D feature sequence into K×window×D windows (a new array; see window_rows for the rule).
 
     When all clips' windows would not fit in memory, keep the features once and index them with window_rows.
@@ -136,8 +103,9 @@ def windows_from_features(feats: np.ndarray, window: int, hop: int | None = None
     return feats[window_rows(len(feats), window, hop, offset)]
 
 
-def clip_window_rows(n: int, spec: SamplingSpec, hop: int | None = None,
-                     rng: np.random.Generator | None = None) -> np.ndarray:
+def clip_window_rows(
+    n: int, spec: Sampling, hop: int | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """Row numbers (K×window) of the head's windows for a clip of n cached features, in either mode.
 
     stride: windows every `hop` steps (with `rng`: the start grid shifted by a random offset < hop).
@@ -152,8 +120,9 @@ def clip_window_rows(n: int, spec: SamplingSpec, hop: int | None = None,
     return window_rows(n, spec.window, hop, offset)
 
 
-def clip_windows(feats: np.ndarray, spec: SamplingSpec, hop: int | None = None,
-                 rng: np.random.Generator | None = None) -> np.ndarray:
+def clip_windows(
+    feats: np.ndarray, spec: Sampling, hop: int | None = None, rng: np.random.Generator | None = None
+) -> np.ndarray:
     """The head's windows (K×window×D) for one clip's cached features; see clip_window_rows."""
     feats = np.asarray(feats)
     if feats.ndim != 2:

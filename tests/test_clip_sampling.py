@@ -1,14 +1,23 @@
 """Training sampling: frames by timestamp (stride), segments (centre/random), windows and looping short clips."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from streaming.sampler import loop_to_window, segment_indices, stride_indices
+from streaming.clip_sampling import (
+    cache_key,
+    clip_window_rows,
+    clip_windows,
+    extraction_indices,
+    sample_clip,
+    window_rows,
+    window_starts,
+    windows_from_features,
+)
+from streaming.sampler import Sampling, loop_to_window, segment_indices, stride_indices
 from streaming.video import FrameReader
-from training.sampling import (SamplingSpec, clip_window_rows, clip_windows, extraction_indices, sample_clip,
-                               window_rows, window_starts, windows_from_features)
 
 
 def write_clip(path, fps: float, seconds: float, size=(160, 120), fourcc="mp4v") -> None:
@@ -25,42 +34,54 @@ def frame_times(path) -> list[float]:
     return [t for t, _ in FrameReader(path)]
 
 
-# --- SamplingSpec -------------------------------------------------------------------------------------------
+# --- Sampling -------------------------------------------------------------------------------------------
+
 
 def test_spec_defaults_and_bundle_sampling():
-    spec = SamplingSpec()
-    assert (spec.mode, spec.fps, spec.window) == ("stride", 10.0, 40)
+    spec = Sampling()
+    assert (spec.mode, spec.feature_rate, spec.window) == ("stride", 10.0, 40)
     assert spec.window_seconds == 4.0
-    s = spec.to_bundle_sampling()
-    assert (s.mode, s.fps) == ("stride", 10.0)
-    assert SamplingSpec("segments", 5, 40).to_bundle_sampling().mode == "segments"
+    assert Sampling("segments", 5, 40).mode == "segments"
 
 
-@pytest.mark.parametrize("kwargs", [dict(mode="dense"), dict(fps=0), dict(fps=-1), dict(fps=float("nan")),
-                                    dict(fps=float("inf")), dict(fps="10"), dict(fps=True), dict(window=0),
-                                    dict(window=2.5), dict(window=True)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(mode="dense"),
+        dict(feature_rate=0),
+        dict(feature_rate=-1),
+        dict(feature_rate=float("nan")),
+        dict(feature_rate=float("inf")),
+        dict(feature_rate="10"),
+        dict(feature_rate=True),
+        dict(window=0),
+        dict(window=2.5),
+        dict(window=True),
+    ],
+)
 def test_spec_rejects_bad_values(kwargs):
     with pytest.raises(ValueError):
-        SamplingSpec(**kwargs)
+        Sampling(**kwargs)
 
 
 def test_spec_key_names_what_the_features_depend_on():
     # 10 and 10.0 are one rate; a different rate is a different cache
-    assert SamplingSpec(fps=10).key() == SamplingSpec(fps=10.0).key()
-    assert SamplingSpec(fps=10).key() != SamplingSpec(fps=5).key()
-    assert SamplingSpec(fps=10).key() != SamplingSpec(fps=10.5).key()
+    assert cache_key(Sampling(feature_rate=10)) == cache_key(Sampling(feature_rate=10.0))
+    assert cache_key(Sampling(feature_rate=10)) != cache_key(Sampling(feature_rate=5))
+    assert cache_key(Sampling(feature_rate=10)) != cache_key(Sampling(feature_rate=10.5))
     # mode and window are applied to cached features later, so they share the cache
-    assert SamplingSpec("stride", 10, 40).key() == SamplingSpec("segments", 10, 16).key()
-    assert "/" not in SamplingSpec(fps=29.97).key() and len(SamplingSpec(fps=29.97).key()) < 24
+    assert cache_key(Sampling("stride", 10, 40)) == cache_key(Sampling("segments", 10, 16))
+    assert "/" not in cache_key(Sampling(feature_rate=29.97)) and len(cache_key(Sampling(feature_rate=29.97))) < 24
 
 
 # --- stride: time, not frame counts -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("native_fps", [25.0, 30000 / 1001, 30.0, 50.0])
 def test_stride_takes_one_frame_per_period_without_drift(native_fps):
     """Ten minutes of video at 25/29.97/30/50 fps: feature k falls within one frame after k/10 s, always."""
     times = [i / native_fps for i in range(int(600 * native_fps))]
-    picked = [times[i] for i in sample_clip(times, SamplingSpec(fps=10))]
+    picked = [times[i] for i in sample_clip(times, Sampling(feature_rate=10))]
     assert len(picked) == 6000
     due = np.arange(6000) / 10
     late = np.asarray(picked) - due
@@ -71,7 +92,7 @@ def test_stride_on_irregular_times_skips_gaps_instead_of_bursting():
     rng = np.random.default_rng(0)
     times = list(np.cumsum(rng.uniform(0.02, 0.06, 500)))
     times[200:] = [t + 3.0 for t in times[200:]]  # a 3 s gap
-    picked = np.asarray([times[i] for i in sample_clip(times, SamplingSpec(fps=10))])
+    picked = np.asarray([times[i] for i in sample_clip(times, Sampling(feature_rate=10))])
     gaps = np.diff(picked)
     assert gaps.min() >= 0.1 - 1e-3 - 0.06  # never two features within one period (less one frame of jitter)
     assert gaps.max() > 3.0  # the gap is a gap, not filled with a burst
@@ -83,7 +104,7 @@ def test_stride_feature_times_match_between_25_and_29_97_fps_clips(tmp_path):
     p25, p2997 = tmp_path / "a25.mp4", tmp_path / "a2997.avi"
     write_clip(p25, 25.0, 4.0)
     write_clip(p2997, 30000 / 1001, 4.0, fourcc="MJPG")
-    spec = SamplingSpec(fps=10)
+    spec = Sampling(feature_rate=10)
     t25, t2997 = frame_times(p25), frame_times(p2997)
     assert len(t25) == 100 and len(t2997) == 120  # real files: 4 s at each rate
     f25 = np.asarray([t25[i] for i in sample_clip(t25, spec)])
@@ -95,9 +116,10 @@ def test_stride_feature_times_match_between_25_and_29_97_fps_clips(tmp_path):
 
 # --- segments ------------------------------------------------------------------------------------------------
 
+
 def test_segments_centre_is_the_reports_method_when_every_frame_is_a_candidate():
     times = [i / 25 for i in range(180)]  # UCF101's mean clip: 7.2 s at 25 fps
-    spec = SamplingSpec("segments", fps=25, window=40)
+    spec = Sampling("segments", feature_rate=25, window=40)
     assert extraction_indices(times, spec) == list(range(180))
     centre = sample_clip(times, spec)
     assert centre == segment_indices(180, 40)
@@ -108,7 +130,7 @@ def test_segments_centre_is_the_reports_method_when_every_frame_is_a_candidate()
 
 def test_segments_random_draws_stay_in_their_segments_and_vary():
     times = [i / 25 for i in range(180)]
-    spec = SamplingSpec("segments", fps=25, window=40)
+    spec = Sampling("segments", feature_rate=25, window=40)
     draws = [sample_clip(times, spec, np.random.default_rng(s)) for s in range(5)]
     for d in draws:
         assert len(d) == 40
@@ -121,7 +143,7 @@ def test_segments_random_draws_stay_in_their_segments_and_vary():
 
 def test_segments_candidates_at_a_lower_rate_are_frames_due_at_that_rate():
     times = [i * 1001 / 30000 for i in range(300)]  # 10 s at 29.97
-    spec = SamplingSpec("segments", fps=10, window=40)
+    spec = Sampling("segments", feature_rate=10, window=40)
     cand = extraction_indices(times, spec)
     assert cand == stride_indices(times, 10)
     picked = sample_clip(times, spec)
@@ -133,7 +155,7 @@ def test_segments_candidates_at_a_lower_rate_are_frames_due_at_that_rate():
 
 
 def test_segments_on_a_clip_shorter_than_the_window_repeat_frames_in_order():
-    spec = SamplingSpec("segments", fps=10, window=40)
+    spec = Sampling("segments", feature_rate=10, window=40)
     times = [i / 25 for i in range(25)]  # 1 s: 10 candidates
     picked = sample_clip(times, spec)
     assert len(picked) == 40 and picked == sorted(picked)
@@ -141,6 +163,7 @@ def test_segments_on_a_clip_shorter_than_the_window_repeat_frames_in_order():
 
 
 # --- windows -------------------------------------------------------------------------------------------------
+
 
 def test_windows_every_hop_and_one_ending_at_the_clip_end():
     feats = np.arange(100 * 3, dtype=np.float32).reshape(100, 3)
@@ -189,12 +212,12 @@ def test_windows_reject_bad_input():
 
 def test_clip_windows_stride_and_segments():
     feats = np.random.default_rng(1).normal(size=(72, 8)).astype(np.float32)
-    stride = SamplingSpec("stride", 10, 40)
+    stride = Sampling("stride", 10, 40)
     np.testing.assert_array_equal(clip_windows(feats, stride), windows_from_features(feats, 40, 10))
     # with rng, the start grid moves by less than one hop and the clip's end is still covered
     shifted = clip_window_rows(72, stride, hop=10, rng=np.random.default_rng(5))
     assert 0 <= shifted[0, 0] < 10 and shifted[-1, -1] == 71
-    seg = SamplingSpec("segments", 10, 40)
+    seg = Sampling("segments", 10, 40)
     centre = clip_windows(feats, seg)
     assert centre.shape == (1, 40, 8)
     np.testing.assert_array_equal(centre[0], feats[segment_indices(72, 40)])

@@ -7,16 +7,25 @@ accuracy; every Split says how many test clips share a group with a training cli
     split = make_split(dataset, "1", splits_dir=Path("data/UCF101/ucfTrainTestlist"))
     print(len(split.train), len(split.test), split.missing[:3], split.group_leaks)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streaming.datasets import Clip, Dataset, natural_key, read_class_ind
 from streaming.errors import ActionstreamError
-from training.datasets import Clip, Dataset, natural_key, read_class_ind
 
-__all__ = ["Split", "official_split", "seed_split", "first90_split", "make_split", "count_group_leaks",
-           "read_class_ind", "SPLIT_SPECS"]
+__all__ = [
+    "Split",
+    "official_split",
+    "seed_split",
+    "first90_split",
+    "make_split",
+    "count_group_leaks",
+    "read_class_ind",
+    "SPLIT_SPECS",
+]
 
 SPLIT_SPECS = ("1", "2", "3", "seed", "first-90")
 #: The report's seed rule: in every run of this many clips (per class, in name order) the last one is a test clip.
@@ -52,10 +61,17 @@ def _leaks(train: list[Clip], test: list[Clip]) -> int:
     return sum(1 for c in test if c.group is not None and (c.label, c.group) in seen)
 
 
-def _split(train: list[Clip], test: list[Clip], name: str, missing: list[str] | None = None,
-           unlisted: list[Clip] | None = None) -> Split:
-    return Split(train=train, test=test, name=name, missing=missing or [], group_leaks=_leaks(train, test),
-                 unlisted=unlisted or [])
+def _split(
+    train: list[Clip], test: list[Clip], name: str, missing: list[str] | None = None, unlisted: list[Clip] | None = None
+) -> Split:
+    return Split(
+        train=train,
+        test=test,
+        name=name,
+        missing=missing or [],
+        group_leaks=_leaks(train, test),
+        unlisted=unlisted or [],
+    )
 
 
 def _by_class(dataset: Dataset) -> dict[str, list[Clip]]:
@@ -82,8 +98,10 @@ def official_split(dataset: Dataset, splits_dir: Path, number: int = 1) -> Split
     if number not in (1, 2, 3):
         raise ActionstreamError(f"official split must be 1, 2 or 3, got {number}")
     if not splits_dir.is_dir():
-        raise ActionstreamError(f"{splits_dir}: no such split folder (UCF101's ucfTrainTestlist, with "
-                                f"trainlist0{number}.txt and testlist0{number}.txt)")
+        raise ActionstreamError(
+            f"{splits_dir}: no such split folder (UCF101's ucfTrainTestlist, with "
+            f"trainlist0{number}.txt and testlist0{number}.txt)"
+        )
     selected = set(dataset.classes)
     exact = {(c.label, c.path.name): c for c in dataset.clips}
     folded = {(c.label.lower(), c.path.name.lower()): c for c in dataset.clips}
@@ -111,8 +129,9 @@ def official_split(dataset: Dataset, splits_dir: Path, number: int = 1) -> Split
         return order[c.label], natural_key(c.clip_id)
 
     unlisted = [c for c in dataset.clips if c not in listed]
-    return _split(sorted(parts["train"], key=key), sorted(parts["test"], key=key), f"official-{number}",
-                  missing, unlisted)
+    return _split(
+        sorted(parts["train"], key=key), sorted(parts["test"], key=key), f"official-{number}", missing, unlisted
+    )
 
 
 def seed_split(dataset: Dataset) -> Split:
@@ -138,8 +157,10 @@ def make_split(dataset: Dataset, spec: str, splits_dir: Path | None = None) -> S
     spec = str(spec).strip().lower()
     if spec in ("1", "2", "3"):
         if splits_dir is None:
-            raise ActionstreamError(f"split {spec} is an official UCF101 split: give the ucfTrainTestlist folder "
-                                    f"(--splits DIR), or use --split seed or --split first-90")
+            raise ActionstreamError(
+                f"split {spec} is an official UCF101 split: give the ucfTrainTestlist folder "
+                f"(--splits DIR), or use --split seed or --split first-90"
+            )
         return official_split(dataset, Path(splits_dir), int(spec))
     if spec == "seed":
         return seed_split(dataset)

@@ -1,50 +1,43 @@
 """The bundle: the one artifact that passes from training to the live engine.
 
 A folder with manifest.json, extractor.onnx, optionally extractor.int8.onnx and (once trained) head.onnx.
-This module loads, validates and writes bundles and imports no TensorFlow: the live engine depends on it.
+The runtime owns this contract: it is what the engine reads, and export/ and training/ write it through here.
 
     bundle = load_bundle("models/demo")
-    print(bundle.manifest.labels, bundle.manifest.window)
+    print(bundle.manifest.labels, bundle.manifest.sampling.window)
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streaming.atomic import atomic_dir, atomic_write_text
 from streaming.errors import BundleError
 from streaming.preprocess import FrameSpec
+from streaming.sampler import Sampling
 
 FORMAT = "actionstream-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 #: Roles a bundle file can play, and their conventional file names.
-FILE_NAMES = {"extractor": "extractor.onnx", "extractor_int8": "extractor.int8.onnx", "head": "head.onnx",
-              "head_int8": "head.int8.onnx"}
-SAMPLING_MODES = ("stride", "segments")
-
-
-@dataclass(frozen=True)
-class Sampling:
-    """How the head's training features were sampled; the live engine samples the same way.
-
-    `stride`: features at a fixed rate (`fps` features per second, by timestamp); a window spans window/fps s.
-    `segments`: one frame from each of `window` equal segments of a clip (the original report's method).
-    """
-
-    mode: str = "stride"
-    fps: float = 10.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in SAMPLING_MODES:
-            raise ValueError(f"sampling mode must be one of {SAMPLING_MODES}, got {self.mode!r}")
-        if not self.fps > 0:
-            raise ValueError(f"sampling fps must be > 0, got {self.fps}")
+FILE_NAMES = {
+    "extractor": "extractor.onnx",
+    "extractor_int8": "extractor.int8.onnx",
+    "head": "head.onnx",
+    "head_int8": "head.int8.onnx",
+    "pose_detector": "pose_detector.onnx",
+    "pose_landmarks": "pose_landmarks.onnx",
+}
+#: Extractor kinds and the files each needs. `cnn`: one stateless per-frame network (InceptionV3, the small
+#: CNN). `pose`: a person detector and a landmark model with tracking state per stream.
+EXTRACTOR_FILES = {"cnn": ("extractor",), "pose": ("pose_detector", "pose_landmarks")}
 
 
 @dataclass(frozen=True)
@@ -65,8 +58,9 @@ class Manifest:
     frame: FrameSpec
     files: dict[str, OnnxFile]
     labels: list[str] = field(default_factory=list)
-    window: int = 40
     sampling: Sampling = field(default_factory=Sampling)
+    extractor_kind: str = "cnn"
+    pose: dict[str, Any] = field(default_factory=dict)  # the pose pipeline's settings (streaming.pose_spec)
     parity: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -81,9 +75,28 @@ class Manifest:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["frame"] = self.frame.to_dict()
+        # the file keeps its first layout, so bundles written before and after read the same
+        d["window"] = self.sampling.window
+        d["sampling"] = sampling_to_manifest(self.sampling)
         # keep a stable, readable key order
-        order = ["format", "format_version", "description", "labels", "window", "feature_size", "frame",
-                 "sampling", "files", "parity", "probe", "provenance"]
+        order = [
+            "format",
+            "format_version",
+            "description",
+            "labels",
+            "window",
+            "feature_size",
+            "extractor_kind",
+            "frame",
+            "sampling",
+            "pose",
+            "files",
+            "parity",
+            "probe",
+            "provenance",
+        ]
+        if self.extractor_kind == "cnn":  # cnn manifests read exactly as before the pose kind existed
+            order = [k for k in order if k not in ("extractor_kind", "pose")]
         return {k: d[k] for k in order}
 
     @classmethod
@@ -92,16 +105,19 @@ class Manifest:
             raise BundleError(f"{where}: not an actionstream bundle manifest (format={d.get('format')!r})")
         version = d.get("format_version")
         if version != FORMAT_VERSION:
-            raise BundleError(f"{where}: bundle format version {version!r} is not supported by this actionstream "
-                              f"(supports {FORMAT_VERSION}); re-export the bundle with this version")
+            raise BundleError(
+                f"{where}: bundle format version {version!r} is not supported by this actionstream "
+                f"(supports {FORMAT_VERSION}); re-export the bundle with this version"
+            )
         try:
             return cls(
                 feature_size=int(d["feature_size"]),
                 frame=FrameSpec.from_dict(d["frame"]),
                 files={role: OnnxFile(**f) for role, f in d["files"].items()},
                 labels=[str(x) for x in d.get("labels", [])],
-                window=int(d.get("window", 40)),
-                sampling=Sampling(**d.get("sampling", {})),
+                sampling=sampling_from_manifest(d),
+                extractor_kind=str(d.get("extractor_kind", "cnn")),
+                pose=dict(d.get("pose", {})),
                 parity=dict(d.get("parity", {})),
                 probe=dict(d.get("probe", {})),
                 provenance=dict(d.get("provenance", {})),
@@ -109,6 +125,27 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: malformed manifest ({type(exc).__name__}: {exc})") from exc
+
+
+def sampling_to_manifest(sampling: Sampling) -> dict:
+    """The manifest's `sampling` object; the window is written beside it, as `window`."""
+    return {"mode": sampling.mode, "fps": sampling.feature_rate}
+
+
+def sampling_from_manifest(d: dict) -> Sampling:
+    """The manifest's sampling: `sampling: {mode, fps}` (fps there means the feature rate) and `window`."""
+    raw = d.get("sampling", {})
+    if not isinstance(raw, dict):
+        raise TypeError(f"sampling must be an object, got {raw!r}")
+    unknown = set(raw) - {"mode", "fps"}
+    if unknown:
+        raise TypeError(f"unknown sampling keys {sorted(unknown)}")
+    default = Sampling()
+    return Sampling(
+        mode=raw.get("mode", default.mode),
+        feature_rate=raw.get("fps", default.feature_rate),
+        window=d.get("window", default.window),
+    )
 
 
 @dataclass
@@ -123,8 +160,10 @@ class Bundle:
 
     def extractor_role(self, int8: bool = False) -> str:
         if int8 and "extractor_int8" not in self.manifest.files:
-            raise BundleError(f"{self.root}: bundle has no int8 extractor; run `python -m export quantize {self.root} "
-                              "--calibration VIDEO` first")
+            raise BundleError(
+                f"{self.root}: bundle has no int8 extractor; run `python -m export quantize {self.root} "
+                "--calibration VIDEO` first"
+            )
         return "extractor_int8" if int8 else "extractor"
 
 
@@ -148,8 +187,7 @@ def _onnx_io(path: Path) -> tuple[list[tuple[str, list]], list[tuple[str, list]]
     except Exception as exc:  # noqa: BLE001 - ORT's own exception types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise BundleError(f"{path}: not a loadable ONNX model ({first[:200]})") from exc
-    return ([(i.name, list(i.shape)) for i in sess.get_inputs()],
-            [(o.name, list(o.shape)) for o in sess.get_outputs()])
+    return ([(i.name, list(i.shape)) for i in sess.get_inputs()], [(o.name, list(o.shape)) for o in sess.get_outputs()])
 
 
 def load_bundle(root: str | os.PathLike, check_hashes: bool = True, check_shapes: bool = True) -> Bundle:
@@ -161,8 +199,14 @@ def load_bundle(root: str | os.PathLike, check_hashes: bool = True, check_shapes
     if not mpath.is_file():
         raise BundleError(f"{mpath}: missing; {root} is not a bundle (create one with `python -m export backbone`)")
     manifest = Manifest.from_dict(read_json_object(mpath, BundleError), where=str(mpath))
-    if "extractor" not in manifest.files:
-        raise BundleError(f"{mpath}: names no extractor file")
+    if manifest.extractor_kind not in EXTRACTOR_FILES:
+        raise BundleError(
+            f"{mpath}: unknown extractor_kind {manifest.extractor_kind!r} (this actionstream knows "
+            f"{', '.join(EXTRACTOR_FILES)}); update actionstream or re-export the bundle"
+        )
+    for role in EXTRACTOR_FILES[manifest.extractor_kind]:
+        if role not in manifest.files:
+            raise BundleError(f"{mpath}: names no {role} file, which a {manifest.extractor_kind} bundle needs")
     for role, f in manifest.files.items():
         fpath = root / f.path
         if not fpath.is_file():
@@ -170,8 +214,10 @@ def load_bundle(root: str | os.PathLike, check_hashes: bool = True, check_shapes
         if check_hashes:
             actual = sha256_file(fpath)
             if actual != f.sha256:
-                raise BundleError(f"{fpath}: sha256 mismatch (file {actual[:12]}…, manifest {f.sha256[:12]}…); "
-                                  "the file is corrupt or was changed after export")
+                raise BundleError(
+                    f"{fpath}: sha256 mismatch (file {actual[:12]}…, manifest {f.sha256[:12]}…); "
+                    "the file is corrupt or was changed after export"
+                )
     if check_shapes:
         _check_shapes(root, manifest)
     return Bundle(root=root, manifest=manifest)
@@ -185,13 +231,17 @@ def _check_shapes(root: Path, m: Manifest) -> None:
         ins, outs = _onnx_io(path)
         out_dim = outs[0][1][-1]
         if isinstance(out_dim, int) and out_dim != m.feature_size:
-            raise BundleError(f"{path}: outputs {out_dim}-d features but the manifest says feature_size "
-                              f"{m.feature_size}")
+            raise BundleError(
+                f"{path}: outputs {out_dim}-d features but the manifest says feature_size {m.feature_size}"
+            )
         in_shape = ins[0][1]
-        if len(in_shape) != 4 or (isinstance(in_shape[1], int) and (in_shape[1], in_shape[2]) !=
-                                  (m.frame.height, m.frame.width)):
-            raise BundleError(f"{path}: input shape {in_shape} does not match frame "
-                              f"{m.frame.height}x{m.frame.width}x3 in the manifest")
+        if len(in_shape) != 4 or (
+            isinstance(in_shape[1], int) and (in_shape[1], in_shape[2]) != (m.frame.height, m.frame.width)
+        ):
+            raise BundleError(
+                f"{path}: input shape {in_shape} does not match frame "
+                f"{m.frame.height}x{m.frame.width}x3 in the manifest"
+            )
     for role in ("head", "head_int8"):
         if role not in m.files:
             continue
@@ -199,13 +249,16 @@ def _check_shapes(root: Path, m: Manifest) -> None:
         ins, outs = _onnx_io(path)
         in_shape, out_shape = ins[0][1], outs[0][1]
         if isinstance(in_shape[-1], int) and in_shape[-1] != m.feature_size:
-            raise BundleError(f"{path}: head expects {in_shape[-1]}-d features but the extractor gives "
-                              f"{m.feature_size}-d; export the head for this extractor")
-        if isinstance(in_shape[1], int) and in_shape[1] != m.window:
-            raise BundleError(f"{path}: head expects windows of {in_shape[1]} steps, manifest says {m.window}")
+            raise BundleError(
+                f"{path}: head expects {in_shape[-1]}-d features but the extractor gives "
+                f"{m.feature_size}-d; export the head for this extractor"
+            )
+        if isinstance(in_shape[1], int) and in_shape[1] != m.sampling.window:
+            raise BundleError(f"{path}: head expects windows of {in_shape[1]} steps, manifest says {m.sampling.window}")
         if isinstance(out_shape[-1], int) and out_shape[-1] != len(m.labels):
-            raise BundleError(f"{path}: head outputs {out_shape[-1]} classes but the manifest has "
-                              f"{len(m.labels)} labels")
+            raise BundleError(
+                f"{path}: head outputs {out_shape[-1]} classes but the manifest has {len(m.labels)} labels"
+            )
         if not m.labels:
             raise BundleError(f"{root / MANIFEST}: bundle has a head but no labels")
 
@@ -226,68 +279,18 @@ def write_manifest(root: Path, manifest: Manifest) -> None:
     atomic_write_text(Path(root) / MANIFEST, json.dumps(manifest.to_dict(), indent=2) + "\n")
 
 
-def default_mode(directory: bool = False) -> int:
-    """The permissions a plain open()/mkdir() would give under the current umask.
+@contextmanager
+def bundle_writer(out: str | os.PathLike, start_from_existing: bool = False) -> Iterator[Path]:
+    """A temporary folder to build a bundle in; it replaces `out` only when complete (with a manifest).
 
-    mkstemp/mkdtemp create owner-only (0600/0700) files and folders; a bundle should be as readable as any file.
-    """
-    try:  # Linux says it without touching the process-wide umask
-        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("Umask:"))
-        umask = int(line.split()[1], 8)
-    except (OSError, StopIteration, ValueError, IndexError):
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-class BundleWriter:
-    """Builds a bundle in a temporary sibling folder and renames it into place only when complete.
-
-        with BundleWriter(out) as tmp:         # tmp is an empty folder (or a copy of an existing bundle)
-            write files into tmp, then write_manifest(tmp, manifest)
-        # out now holds the finished bundle; on error nothing at `out` changed
+    with bundle_writer(out) as tmp:        # tmp is an empty folder (or a copy of an existing bundle)
+        write files into tmp, then write_manifest(tmp, manifest)
+    # out now holds the finished bundle; on error nothing at `out` changed
     """
 
-    def __init__(self, out: str | os.PathLike, start_from_existing: bool = False):
-        self.out = Path(out)
-        self.start_from_existing = start_from_existing
-        self.tmp: Path | None = None
+    def has_manifest(tmp: Path) -> None:
+        if not (tmp / MANIFEST).is_file():
+            raise BundleError(f"{out}: internal error, bundle written without {MANIFEST}")
 
-    def __enter__(self) -> Path:
-        self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".partial"))
-        if self.start_from_existing and self.out.is_dir():
-            shutil.copytree(self.out, self.tmp, dirs_exist_ok=True)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if not (self.tmp / MANIFEST).is_file():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise BundleError(f"{self.out}: internal error, bundle written without {MANIFEST}")
-        os.chmod(self.tmp, default_mode(directory=True))
-        old = None
-        if self.out.exists():
-            old = self.out.with_name(f".{self.out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    with atomic_dir(out, start_from_existing, check=has_manifest) as tmp:
+        yield tmp
