@@ -130,6 +130,9 @@ def _quiet_tf2onnx() -> None:
     """tf2onnx logs every rewrite at INFO; keep the user's terminal to what matters."""
     for name in ("tf2onnx", "tf2onnx.tfonnx", "tf2onnx.optimizer", "tf2onnx.tf_utils", "tf2onnx.shape_inference"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # "TF freezing failed. Attempting to fix freezing errors." and "Removed MatMul ...AssignVariableOp" are
+    # warnings about a Keras 3 LSTM that tf2onnx then freezes fine (parity is checked after): not the user's concern
+    logging.getLogger("tf2onnx.tf_loader").setLevel(logging.ERROR)
 
 
 def tool_versions() -> dict[str, str]:

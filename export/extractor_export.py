@@ -7,15 +7,15 @@ bundle = export_extractor(keras_model, Path("B"), FrameSpec(299, 299), {"arch": 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
 from export.convert import keras_to_onnx, tool_versions, utc_now
 from export.parity import check_parity, make_probe, onnx_outputs, parity, probe_recipe, seeded_input
 from streaming.bundle import (
+    EXTRACTOR_FILES,
     FILE_NAMES,
     MANIFEST,
     Bundle,
@@ -28,6 +28,7 @@ from streaming.bundle import (
 )
 from streaming.errors import ActionstreamError
 from streaming.preprocess import FrameSpec
+from streaming.progress import progress
 
 if TYPE_CHECKING:
     import keras
@@ -95,7 +96,7 @@ def export_extractor(
     }
     started = time.perf_counter()
     with (
-        tqdm(total=3, desc=f"export {provenance.get('arch', model.name)}", unit="step", disable=None) as bar,
+        progress(total=3, desc=f"export {provenance.get('arch', model.name)}", unit="step") as bar,
         bundle_writer(out) as tmp,
     ):
         onnx_path = tmp / FILE_NAMES["extractor"]
@@ -144,3 +145,36 @@ def check_out_dir(out: Path) -> None:
         raise ActionstreamError(
             f"{out}: folder exists and is not a bundle (no {MANIFEST}); choose a new or empty folder"
         )
+
+
+def copy_extractor(src: str | Path, out: str | Path, description: str = "") -> Bundle:
+    """A new bundle at `out` with `src`'s extractor (CNN or pose files, int8 copy, NOTICE) and no head.
+
+    Training a head on an extractor that already exists — the pose pipeline, or a trained small CNN — starts
+    here instead of exporting a Keras backbone; the head export then adds head.onnx and labels.
+    """
+    src_bundle = load_bundle(src)
+    m = src_bundle.manifest
+    out = Path(out)
+    check_out_dir(out)
+    roles = [r for r in (*EXTRACTOR_FILES[m.extractor_kind], "extractor_int8") if r in m.files]
+    with bundle_writer(out) as tmp:
+        for role in roles:
+            shutil.copy2(src_bundle.path(role), tmp / m.files[role].path)
+        for extra in ("NOTICE",):
+            if (src_bundle.root / extra).is_file():
+                shutil.copy2(src_bundle.root / extra, tmp / extra)
+        copied = Manifest(
+            feature_size=m.feature_size,
+            frame=m.frame,
+            files={r: m.files[r] for r in roles},
+            sampling=m.sampling,
+            extractor_kind=m.extractor_kind,
+            pose=dict(m.pose),
+            parity={k: v for k, v in m.parity.items() if not k.startswith("head")},
+            probe={k: v for k, v in m.probe.items() if not k.startswith("head")},
+            provenance={**{k: v for k, v in m.provenance.items() if k != "head"}, "extractor_from": str(src)},
+            description=description or m.description,
+        )
+        write_manifest(tmp, copied)
+    return load_bundle(out)

@@ -19,7 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from export.tf_import import import_tensorflow_quietly
+from streaming.bundle import load_bundle
 from streaming.command import run_command
+from streaming.demo import models_dir
 from streaming.errors import ActionstreamError
 from streaming.sampler import DEFAULT_FEATURE_RATE, DEFAULT_WINDOW, SAMPLING_MODES, Sampling
 
@@ -45,7 +47,18 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     d.add_argument("--classes", help="preset (seed-experiment, seed-final), Class1,Class2,... or a file of names")
     m = p.add_argument_group("model")
-    m.add_argument("--arch", default="inceptionv3", choices=BACKBONES)
+    m.add_argument(
+        "--arch",
+        default="inceptionv3",
+        choices=(*BACKBONES, "pose"),
+        help="backbone to export, or pose: the bundled body-landmark extractor (models/pose)",
+    )
+    m.add_argument(
+        "--extractor",
+        type=Path,
+        metavar="BUNDLE",
+        help="use this bundle's extractor as it is (e.g. models/demo's trained small CNN) instead of exporting one",
+    )
     m.add_argument(
         "--weights",
         default=None,
@@ -190,6 +203,12 @@ def _config_from_args(args: argparse.Namespace):
             "class (UCF101 layout), or make one with `python -m training synth --out DIR`"
         )
     weights = args.weights or ("imagenet" if args.arch == "inceptionv3" else "none")
+    extractor = args.extractor
+    if extractor is None and args.arch == "pose":
+        extractor = models_dir() / "pose"
+    if extractor is not None:
+        load_bundle(extractor)  # a bad bundle is one error line now, not after the data is read
+        weights = "bundle"
     try:
         base = RunConfig(
             data=str(args.data),
@@ -198,6 +217,7 @@ def _config_from_args(args: argparse.Namespace):
             classes=args.classes,
             arch=args.arch,
             weights=weights,
+            extractor=str(extractor) if extractor is not None else None,
             input_size=args.input_size,
             head=args.head,
             sampling=Sampling(args.sampling, args.fps, args.window),

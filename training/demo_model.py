@@ -147,7 +147,6 @@ def _derived_seed(*parts: int) -> int:
 def render_set(out: Path, seed: int, looks: int, cfg: DemoConfig, progress: bool, desc: str) -> ClipSet:
     """Every action once in each of `looks` looks: clips written as video (resumable), decoded like a stream,
     with the figure's pose for each sampled frame (from the renderer: training.synth.joint_tracks)."""
-    from tqdm import tqdm
 
     from training.synth import ACTIONS, JOINTS, SynthConfig, clip_name, joint_tracks, render_clip, write_clip
 
@@ -155,7 +154,7 @@ def render_set(out: Path, seed: int, looks: int, cfg: DemoConfig, progress: bool
     frame = FrameSpec(cfg.input_size, cfg.input_size, "RGB", "inception")
     clips = ClipSet([], [], [], [])
     jobs = [(k, a) for k in range(looks) for a in range(len(ACTIONS))]
-    for k, a in tqdm(jobs, desc=desc, unit="clip", disable=not progress, dynamic_ncols=True):
+    for k, a in progress(jobs, desc=desc, unit="clip", enabled=progress):
         action = ACTIONS[a]
         clip_seed, look = _derived_seed(seed, k, a), _derived_seed(seed, k, 1_000_000)
         path = out / action / clip_name(action, k + 1, 1)

@@ -32,10 +32,9 @@ def predict_windows(
     head: Callable[[np.ndarray], np.ndarray], ws: WindowSet, batch_size: int = 256, progress: bool = False
 ) -> np.ndarray:
     """Probabilities (n_windows × C) from any head callable (an ONNX `streaming.head.Head`, a Keras model)."""
-    from tqdm import tqdm
 
     out = []
-    for start in tqdm(range(0, len(ws), batch_size), desc="evaluate", unit="batch", disable=not progress):
+    for start in progress(range(0, len(ws), batch_size), desc="evaluate", unit="batch", enabled=progress):
         out.append(np.asarray(head(ws.gather(slice(start, start + batch_size))), np.float32))
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

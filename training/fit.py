@@ -23,6 +23,7 @@ import numpy as np
 
 from streaming.atomic import atomic_file, atomic_write_text
 from streaming.clip_sampling import window_starts
+from streaming.progress import progress
 from streaming.sampler import loop_to_window, segment_indices
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -283,13 +284,12 @@ def fit_model(
 def _progress_bar(epochs: int, steps: int) -> "keras.callbacks.Callback":
     """A tqdm bar over all batches of all epochs, with the epoch and the latest loss and accuracies."""
     import keras
-    from tqdm import tqdm
 
     state: dict = {}
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")
 
     def begin(logs=None):
-        state["bar"] = tqdm(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch", dynamic_ncols=True)
+        state["bar"] = progress(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch")
 
     def epoch_begin(epoch, logs=None):
         state["bar"].set_description(f"fit epoch {epoch + 1}/{epochs}")

@@ -49,6 +49,9 @@ class RunConfig:
     classes: str | None = None
     arch: str = "inceptionv3"
     weights: str = "imagenet"
+    #: A bundle whose extractor the run uses as it is (the pose pipeline, a trained small CNN) instead of
+    #: exporting `arch`; `arch` then names it ("pose" for the bundled pose extractor).
+    extractor: str | None = None
     input_size: int | None = None
     head: str = "lstm"
     units: int | None = None
@@ -178,11 +181,12 @@ def prepare(config: RunConfig, run_dir: Path) -> RunData:
     existing = run_dir / CONFIG
     if existing.is_file():
         old = load_config(run_dir)
-        if (old.data, old.arch, old.weights, old.input_size) != (
+        if (old.data, old.arch, old.weights, old.input_size, old.extractor) != (
             config.data,
             config.arch,
             config.weights,
             config.input_size,
+            config.extractor,
         ):
             raise ActionstreamError(f"{run_dir} holds a run on other data or another backbone; choose a new --out")
     write_json_atomic(existing, config.to_dict())
@@ -202,7 +206,7 @@ def _extract_features(config: RunConfig, run_dir: Path, clips: list, progress: b
 
 def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print) -> dict:
     """Export the backbone into RUN_DIR/bundle (once) and cache every train and test clip's features."""
-    from export.extractor_export import export_backbone
+    from export.extractor_export import copy_extractor, export_backbone
     from training.fit import seed_everything
 
     run_dir = Path(run_dir)
@@ -210,7 +214,9 @@ def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = p
     data = select_data(config)
     bundle_dir = run_dir / BUNDLE
     started = time.perf_counter()
-    if not (bundle_dir / MANIFEST).is_file():
+    if not (bundle_dir / MANIFEST).is_file() and config.extractor:
+        copy_extractor(config.extractor, bundle_dir)
+    elif not (bundle_dir / MANIFEST).is_file():
         seed_everything(config.fit.seed)  # random (--weights none) backbones repeat for a seed
         export_backbone(config.arch, config.weights, bundle_dir, config.input_size)
     export_s = time.perf_counter() - started

@@ -724,9 +724,8 @@ def write_dataset(
     video_root, lists = out / "UCF-101", out / "ucfTrainTestlist"
     lists.mkdir(exist_ok=True)
     todo = [(a, i % groups + 1, i // groups + 1) for a in actions for i in range(clips_per_class)]
-    from tqdm import tqdm
 
-    for action, g, c in tqdm(todo, desc="synth clips", unit="clip", disable=not progress):
+    for action, g, c in progress(todo, desc="synth clips", unit="clip", enabled=progress):
         path = video_root / action / clip_name(action, g, c)
         if path.exists():
             continue
