@@ -28,7 +28,7 @@ from streaming.bundle import (
 )
 from streaming.errors import ActionstreamError
 from streaming.preprocess import FrameSpec
-from streaming.progress import progress
+from streaming.progress import progress_bar
 
 if TYPE_CHECKING:
     import keras
@@ -96,7 +96,7 @@ def export_extractor(
     }
     started = time.perf_counter()
     with (
-        progress(total=3, desc=f"export {provenance.get('arch', model.name)}", unit="step") as bar,
+        progress_bar(total=3, desc=f"export {provenance.get('arch', model.name)}", unit="step") as bar,
         bundle_writer(out) as tmp,
     ):
         onnx_path = tmp / FILE_NAMES["extractor"]

@@ -24,7 +24,7 @@ from export.parity import INT8_MIN_COSINE, compare, make_probe, onnx_outputs, pr
 from streaming.bundle import FILE_NAMES, Bundle, OnnxFile, bundle_writer, load_bundle, sha256_file, write_manifest
 from streaming.errors import ActionstreamError, SourceError
 from streaming.preprocess import FrameSpec, preprocess_frame
-from streaming.progress import progress
+from streaming.progress import progress_bar
 from streaming.video import VIDEO_SUFFIXES, FrameReader
 
 log = logging.getLogger("actionstream")
@@ -62,7 +62,7 @@ def calibration_frames(
     videos = calibration_videos(source)
     times: dict[Path, list[float]] = {}
     skipped: dict[str, str] = {}
-    for video in progress(videos, desc="scan calibration videos", unit="video"):
+    for video in progress_bar(videos, desc="scan calibration videos", unit="video"):
         try:
             times[video] = [t for t, _ in FrameReader(video)]
         except SourceError as exc:
@@ -158,7 +158,7 @@ def _frames_from(
     quotas = _quotas([len(c) for c in candidates], n)
     out = np.empty((n, spec.height, spec.width, 3), np.float32)
     filled = 0
-    for (path, _, _), cands, quota in progress(
+    for (path, _, _), cands, quota in progress_bar(
         list(zip(parts, candidates, quotas)), desc=f"decode {what} frames", unit="video"
     ):
         wanted = set(_spread_in_time(times[path], cands, quota))
@@ -184,7 +184,7 @@ class _FrameReader:
     def __init__(self, input_name: str, frames: np.ndarray):
         self.input_name = input_name
         self.frames = frames
-        self.it: Iterator[int] = iter(progress(range(len(frames)), desc="calibrate", unit="frame"))
+        self.it: Iterator[int] = iter(progress_bar(range(len(frames)), desc="calibrate", unit="frame"))
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         i = next(self.it, None)

@@ -3,7 +3,7 @@
 Off a terminal (CI, `> log.txt`, a service's journal) tqdm's carriage-return redraws become thousands of
 fragments in one line; there a line every LOG_EVERY_S seconds, and one at the end, says the same thing.
 
-    for clip in progress(clips, desc="extract", unit="clip"):
+    for clip in progress_bar(clips, desc="extract", unit="clip"):
         ...
 """
 
@@ -34,7 +34,7 @@ class _Lines:
         self.stream.flush()
 
 
-def progress(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
+def progress_bar(iterable: Iterable | None = None, *, enabled: bool = True, **kwargs: Any) -> tqdm:
     """A tqdm over `iterable` (or a manual one with `total=`), shaped for where stderr goes."""
     if not enabled:
         return tqdm(iterable, disable=True, **kwargs)

@@ -35,6 +35,7 @@ from streaming.atomic import atomic_dir
 from streaming.bundle import MANIFEST, Bundle, load_bundle
 from streaming.errors import ActionstreamError
 from streaming.preprocess import FrameSpec, preprocess_frame
+from streaming.progress import progress_bar
 from streaming.sampler import RateSampler, Sampling
 from streaming.video import FrameReader
 
@@ -154,7 +155,7 @@ def render_set(out: Path, seed: int, looks: int, cfg: DemoConfig, progress: bool
     frame = FrameSpec(cfg.input_size, cfg.input_size, "RGB", "inception")
     clips = ClipSet([], [], [], [])
     jobs = [(k, a) for k in range(looks) for a in range(len(ACTIONS))]
-    for k, a in progress(jobs, desc=desc, unit="clip", enabled=progress):
+    for k, a in progress_bar(jobs, desc=desc, unit="clip", enabled=progress):
         action = ACTIONS[a]
         clip_seed, look = _derived_seed(seed, k, a), _derived_seed(seed, k, 1_000_000)
         path = out / action / clip_name(action, k + 1, 1)

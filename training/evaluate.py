@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from streaming.progress import progress_bar
 from training.fit import WindowSet
 
 #: The top-k accuracies reported (k=2 as in the report, and 5); null where k >= number of classes.
@@ -34,7 +35,7 @@ def predict_windows(
     """Probabilities (n_windows × C) from any head callable (an ONNX `streaming.head.Head`, a Keras model)."""
 
     out = []
-    for start in progress(range(0, len(ws), batch_size), desc="evaluate", unit="batch", enabled=progress):
+    for start in progress_bar(range(0, len(ws), batch_size), desc="evaluate", unit="batch", enabled=progress):
         out.append(np.asarray(head(ws.gather(slice(start, start + batch_size))), np.float32))
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

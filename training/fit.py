@@ -23,7 +23,7 @@ import numpy as np
 
 from streaming.atomic import atomic_file, atomic_write_text
 from streaming.clip_sampling import window_starts
-from streaming.progress import progress
+from streaming.progress import progress_bar
 from streaming.sampler import loop_to_window, segment_indices
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -289,7 +289,7 @@ def _progress_bar(epochs: int, steps: int) -> "keras.callbacks.Callback":
     keys = ("loss", "accuracy", "val_loss", "val_accuracy")
 
     def begin(logs=None):
-        state["bar"] = progress(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch")
+        state["bar"] = progress_bar(total=epochs * steps if steps > 0 else None, desc="fit", unit="batch")
 
     def epoch_begin(epoch, logs=None):
         state["bar"].set_description(f"fit epoch {epoch + 1}/{epochs}")

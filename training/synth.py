@@ -26,6 +26,7 @@ import numpy as np
 
 from streaming.atomic import atomic_file, atomic_write_bytes
 from streaming.errors import ActionstreamError
+from streaming.progress import progress_bar
 
 ACTIONS: tuple[str, ...] = ("SitDown", "StandUp", "RaiseArms", "LowerArms", "Wave", "Jump", "Squat", "JumpingJack")
 #: (forward, backward): render_clip(backward, s) is render_clip(forward, s) with its frames reversed.
@@ -725,7 +726,7 @@ def write_dataset(
     lists.mkdir(exist_ok=True)
     todo = [(a, i % groups + 1, i // groups + 1) for a in actions for i in range(clips_per_class)]
 
-    for action, g, c in progress(todo, desc="synth clips", unit="clip", enabled=progress):
+    for action, g, c in progress_bar(todo, desc="synth clips", unit="clip", enabled=progress):
         path = video_root / action / clip_name(action, g, c)
         if path.exists():
             continue
