@@ -1,4 +1,4 @@
-"""Checking a source someone typed into a web page before anything opens it.
+"""Source policy: checking a source someone typed into a web page before anything opens it.
 
 A dashboard reachable by other people must not become a way to read the server's files or to make it connect
 to arbitrary schemes. A typed source is accepted only as a network stream URL with an allowed scheme, or as a

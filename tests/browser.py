@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import socket
 import subprocess
@@ -229,6 +230,12 @@ def prediction_number(status: str) -> int:
         return 0
     digits = status.split(marker, 1)[1].split()[0]
     return int(digits)
+
+
+def status_figure(status: str, name: str, unit: str) -> float:
+    """A figure of the status line, e.g. status_figure(s, "capture", "fps") for "capture 9.8 fps" (nan if absent)."""
+    match = re.search(rf"{re.escape(name)} (\d+(?:\.\d+)?) ?{re.escape(unit)}", status)
+    return float(match.group(1)) if match else float("nan")
 
 
 def wait_for_prediction_after(page, n: int, elem_id: str = "live-status", timeout_ms: int = WAIT_MS) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from streaming.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
+from dashboard.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
+from dashboard.source_policy import ClipFolders, check_source, redact_url
+from dashboard.sources import SourceKind
 from streaming.errors import SourceError
-from streaming.validate import ClipFolders, check_source, redact_url
 
 
 # ------------------------------------------------------------------------------------------------ validation
@@ -195,16 +197,15 @@ def test_cli_defaults_are_safe(monkeypatch):
 
 @pytest.fixture
 def dashboard(tiny_bundle, color_clips, tmp_path):
-    import demo_app
+    from dashboard.app import Dashboard
+    from dashboard.sources import SourceCatalog, find_clips
     from streaming.engine import Engine
 
     engine = Engine(tiny_bundle)
     engine.start()
     folders = ClipFolders([color_clips["red"].parent])
-    dash = demo_app.Dashboard(
-        engine, demo_app.find_clips(folders, None), folders, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle)
-    )
-    yield dash
+    catalog = SourceCatalog(find_clips(folders, None), folders)
+    yield Dashboard(engine, catalog, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
     engine.stop()
 
 
@@ -215,11 +216,9 @@ def _request(key: str):
 
 
 def test_live_generator_streams_frames_and_predictions_and_cleans_up(dashboard, color_clips):
-    import demo_app
-
     key = f"{color_clips['red'].parent.name}/red.avi"
-    assert key in dashboard.clips
-    gen = dashboard.live_run(demo_app.KINDS[0], key, None, None, _request("s1"))
+    assert key in dashboard.catalog.clips
+    gen = dashboard.live.run(SourceKind.EXAMPLE, key, None, None, _request("s1"))
     frames, statuses, bars = 0, [], None
     for frame, top, _timeline, status, _alerts in gen:
         frames += isinstance(frame, np.ndarray)
@@ -239,32 +238,28 @@ def test_live_generator_streams_frames_and_predictions_and_cleans_up(dashboard, 
 
 def test_stop_ends_the_live_generator_with_stopped_as_its_last_update(dashboard, color_clips):
     """The page's last status must be "Stopped.", whatever order Stop's reply and the last refresh arrive in."""
-    import demo_app
-
     request = _request("stop-live")
-    gen = dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request)
+    gen = dashboard.live.run(SourceKind.EXAMPLE, f"{color_clips['red'].parent.name}/red.avi", None, None, request)
     for _frame, _top, _timeline, status, _alerts in gen:
         if isinstance(status, str) and "prediction #" in status:
             break
-    assert dashboard.stop_live(request) == "Stopped."
+    assert dashboard.live.stop(request) == "Stopped."
     rest = list(gen)  # ends by itself within a refresh: no cancel needed
     assert rest and rest[-1][3] == "Stopped." and all(out[3] != "Stopped." for out in rest[:-1])
     assert dashboard.engine.stream_ids() == []
 
 
 def test_stop_during_a_slow_open_still_stops(dashboard, color_clips, monkeypatch):
-    import demo_app
-
     request = _request("stop-open")
-    real_open = dashboard.open
+    real_open = dashboard.hub.open
 
     def slow_open(*args, **kwargs):  # Stop is pressed while the source is still opening (a slow camera)
         opened = real_open(*args, **kwargs)
-        dashboard.stop_live(request)
+        dashboard.live.stop(request)
         return opened
 
-    monkeypatch.setattr(dashboard, "open", slow_open)
-    out = list(dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request))
+    monkeypatch.setattr(dashboard.hub, "open", slow_open)
+    out = list(dashboard.live.run(SourceKind.EXAMPLE, f"{color_clips['red'].parent.name}/red.avi", None, None, request))
     assert [o[3] for o in out] == ["Stopped."]
     assert dashboard.engine.stream_ids() == []
 
@@ -272,74 +267,66 @@ def test_stop_during_a_slow_open_still_stops(dashboard, color_clips, monkeypatch
 def test_webcam_frames_count_only_while_chosen_and_not_stopped(dashboard):
     import gradio as gr
 
-    import demo_app
-
     request = _request("webcam")
     red = np.zeros((120, 160, 3), np.uint8)
     red[..., 0] = 255  # RGB, as the page sends it
     skipped = (gr.skip(),) * 5
-    assert dashboard.webcam_frame(red, request) == skipped  # the webcam is not the chosen source yet
-    dashboard.choose_kind(demo_app.KINDS[1], request)
-    [message] = [o[3] for o in dashboard.live_run(demo_app.KINDS[1], None, None, None, request)]
+    assert dashboard.live.webcam.frame(red, request) == skipped  # the webcam is not the chosen source yet
+    dashboard.live.choose_kind(SourceKind.WEBCAM, request)
+    [message] = [o[3] for o in dashboard.live.run(SourceKind.WEBCAM, None, None, None, request)]
     assert "record button" in message
-    outputs = dashboard.webcam_frame(red, request)
+    outputs = dashboard.live.webcam.frame(red, request)
     assert isinstance(outputs[0], np.ndarray) and "webcam" in outputs[3]
     assert len(dashboard.engine.stream_ids()) == 1
-    assert dashboard.stopped(request) == gr.skip()  # not stopped: the follow-up leaves the page alone
-    assert dashboard.stop_live(request) == "Stopped."
+    assert dashboard.live.stopped(request) == gr.skip()  # not stopped: the follow-up leaves the page alone
+    assert dashboard.live.stop(request) == "Stopped."
     assert dashboard.engine.stream_ids() == []
-    assert dashboard.webcam_frame(red, request) == skipped  # a frame after Stop changes nothing on the page
+    assert dashboard.live.webcam.frame(red, request) == skipped  # a frame after Stop changes nothing on the page
     assert dashboard.engine.stream_ids() == []
-    assert dashboard.stopped(request) == "Stopped."  # Stop's follow-up, a round trip later
-    dashboard.choose_kind(demo_app.KINDS[0], request)
-    assert dashboard.webcam_frame(red, request) == skipped
+    assert dashboard.live.stopped(request) == "Stopped."  # Stop's follow-up, a round trip later
+    dashboard.live.choose_kind(SourceKind.EXAMPLE, request)
+    assert dashboard.live.webcam.frame(red, request) == skipped
 
 
 def test_closing_the_tab_ends_its_generators(dashboard, color_clips):
-    import demo_app
-
     request = _request("closed-tab")
-    live = dashboard.live_run(demo_app.KINDS[0], f"{color_clips['red'].parent.name}/red.avi", None, None, request)
-    cams = dashboard.cameras_run(f"{color_clips['green'].parent.name}/green.avi", request)
+    live = dashboard.live.run(SourceKind.EXAMPLE, f"{color_clips['red'].parent.name}/red.avi", None, None, request)
+    cams = dashboard.cameras.run(f"{color_clips['green'].parent.name}/green.avi", request)
     next(live), next(cams)
-    dashboard.close_session(request)
+    dashboard.hub.close_session(request)
     list(live), list(cams)  # both end by themselves
     assert dashboard.engine.stream_ids() == []
 
 
 def test_live_generator_refuses_bad_sources_on_the_page(dashboard):
-    import demo_app
-
-    out = list(dashboard.live_run(demo_app.KINDS[2], None, "file:///etc/passwd", None, _request("s2")))
+    out = list(dashboard.live.run(SourceKind.URL, None, "file:///etc/passwd", None, _request("s2")))
     assert len(out) == 1 and out[0][3].startswith("**Refused:** file:// URLs are refused")
-    out = list(dashboard.live_run(demo_app.KINDS[0], "/etc/passwd", None, None, _request("s2")))
+    out = list(dashboard.live.run(SourceKind.EXAMPLE, "/etc/passwd", None, None, _request("s2")))
     assert "pick an example clip" in out[0][3]  # a forged dropdown value is not a path
-    out = list(dashboard.live_run(demo_app.KINDS[3], None, None, "/tmp/x.sh", _request("s2")))
+    out = list(dashboard.live.run(SourceKind.UPLOAD, None, None, "/tmp/x.sh", _request("s2")))
     assert "not a video file name" in out[0][3]
     assert dashboard.engine.stream_ids() == []
 
 
 def test_classify_api_returns_predictions_and_refusals(dashboard, color_clips):
     key = f"{color_clips['blue'].parent.name}/blue.avi"
-    result = dashboard.classify(key, 30, _request("api"))
+    result = dashboard.api.classify(key, 30, _request("api"))
     assert result["state"] == "ended" and result["predictions"]
     assert result["predictions"][-1]["label"] == "blue"
-    refused = dashboard.classify("http://exa mple/x", 5, _request("api"))
+    refused = dashboard.api.classify("http://exa mple/x", 5, _request("api"))
     assert "malformed URL" in refused["error"] and refused["predictions"] == []
     assert dashboard.engine.stream_ids() == []
-    assert dashboard.model_info()["labels"] == ["red", "green", "blue"]
+    assert dashboard.api.model_info()["labels"] == ["red", "green", "blue"]
 
 
 def test_alert_rule_from_the_page_and_alerts_from_a_stream(dashboard, color_clips, tmp_path):
-    import demo_app
-
     request = _request("alerts")
-    msg = dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
+    msg = dashboard.alerts.set_rule(["blue"], 0.6, 1.0, True, request)
     assert "blue" in msg and str(tmp_path / "alerts.jsonl") in msg and "with a snapshot" in msg
-    assert "refused" in dashboard.set_alert_rule(["blue"], 0.0, 1.0, False, request)
-    dashboard.set_alert_rule(["blue"], 0.6, 1.0, True, request)
+    assert "refused" in dashboard.alerts.set_rule(["blue"], 0.0, 1.0, False, request)
+    dashboard.alerts.set_rule(["blue"], 0.6, 1.0, True, request)
     key = f"{color_clips['red_then_blue'].parent.name}/red_then_blue.avi"
-    gen = dashboard.live_run(demo_app.KINDS[0], key, None, None, request)
+    gen = dashboard.live.run(SourceKind.EXAMPLE, key, None, None, request)
     log_text = ""
     for *_, alerts in gen:
         if isinstance(alerts, str):
@@ -355,7 +342,7 @@ def test_alert_rule_from_the_page_and_alerts_from_a_stream(dashboard, color_clip
 
 def test_cameras_generator_tiles_refusals_and_cleanup(dashboard, color_clips):
     lines = "\n".join(["file:///etc/passwd", f"{color_clips['green'].parent.name}/green.avi"])
-    gen = dashboard.cameras_run(lines, _request("cams"))
+    gen = dashboard.cameras.run(lines, _request("cams"))
     first = next(gen)
     assert "camera 1 refused: file:// URLs are refused" in first[0]
     tiles = first[1:-1]
@@ -367,30 +354,30 @@ def test_cameras_generator_tiles_refusals_and_cleanup(dashboard, color_clips):
         if "| cam2 |" in table and "green" in table.split("| cam2 |")[1]:
             break
     assert len(dashboard.engine.stream_ids()) == 1
-    assert dashboard.stop_cameras(_request("cams")) == "Cameras stopped."
+    assert dashboard.cameras.stop(_request("cams")) == "Cameras stopped."
     rest = list(gen)  # the generator ends itself; its last update is the stopped status
     assert rest[-1][0] == "Cameras stopped." and all(out[0] != "Cameras stopped." for out in rest[:-1])
     assert dashboard.engine.stream_ids() == []
 
 
 def test_annotate_draws_on_a_copy_and_scales_for_the_page():
-    import demo_app
+    from dashboard.view import MAX_FRAME_WIDTH, annotate
     from streaming.events import Prediction
 
     frame = np.zeros((240, 320, 3), np.uint8)
-    out = demo_app.annotate(frame, Prediction("s", 1.0, "wave", 0.9, [("wave", 0.9)], 5.0), problem="reconnecting")
+    out = annotate(frame, Prediction("s", 1.0, "wave", 0.9, [("wave", 0.9)], 5.0), problem="reconnecting")
     assert out.shape == (360, 480, 3) and out.dtype == np.uint8
     assert frame.max() == 0, "the engine's frame is shared and must stay untouched"
     assert out[:48].max() > 0 and out[-40:].max() > 0  # the label band and the problem band carry text
-    big = demo_app.annotate(np.zeros((1080, 1920, 3), np.uint8), None)
-    assert big.shape[1] == demo_app.MAX_FRAME_WIDTH
+    big = annotate(np.zeros((1080, 1920, 3), np.uint8), None)
+    assert big.shape[1] == MAX_FRAME_WIDTH
 
 
 def test_stream_view_status_line_and_timeline():
-    import demo_app
+    from dashboard.view import TIMELINE_S, StreamView
     from streaming.events import Metrics, Prediction, SourceState, Status
 
-    view = demo_app.StreamView("cam1", ["a", "b", "c", "d"], "CPUExecutionProvider")
+    view = StreamView("cam1", ["a", "b", "c", "d"], "CPUExecutionProvider")
     assert "connecting" in view.status_line()
     view.apply(Status("cam1", SourceState.LIVE, "connected"))
     view.apply(Status("cam1", SourceState.LIVE, "warming up", warmup=0.5))
@@ -414,7 +401,7 @@ def test_stream_view_status_line_and_timeline():
     assert "capture 25.0 fps" in line and "dropped 3" in line and "latency –" in line and "CPU" in line
     assert "engine load 95% (at capacity)" in line
     df = view.timeline()
-    assert df["seconds"].min() >= -demo_app.TIMELINE_S and df["seconds"].max() == 0.0
+    assert df["seconds"].min() >= -TIMELINE_S and df["seconds"].max() == 0.0
     assert view.timeline_classes() == ["a", "d", "b"]  # the three that peaked highest in the last minute
     assert set(df.dropna()["action"]) == {"a", "d", "b"}  # drawn; "c" has rows (NaN) so its colour stays fixed
     assert list(dict.fromkeys(df["action"])) == ["a", "b", "c", "d"]
@@ -423,12 +410,186 @@ def test_stream_view_status_line_and_timeline():
 
 
 def test_the_page_builds_with_the_model_panel(dashboard):
-    import demo_app
+    from dashboard.app import build_ui
+    from dashboard.model_tab import model_markdown
 
-    demo = demo_app.build_ui(dashboard, max_sessions=2)
+    demo = build_ui(dashboard, max_sessions=2)
     api = {d.api_name for d in demo.fns.values() if d.api_name}
     assert {"start", "stop", "classify", "model", "cameras"} <= api
-    text = demo_app.model_markdown(dashboard)
+    text = model_markdown(dashboard.engine, dashboard.bundle_root)
     assert "tiny test bundle" in text and "red, green, blue" in text and "8 features at 5 per second (1.6 s" in text
     assert "tests/tiny_bundle.py" in text  # provenance, so no one mistakes it for a UCF101 model
     assert os.fspath(dashboard.bundle_root) in text
+
+
+# ------------------------------------------------------------------------------------------------ issue 12: pose, rates
+def _person():
+    """A standing stick figure in the middle of the frame: 13 joints (head, shoulders, elbows, wrists, hips,
+    knees, ankles), all visible."""
+    from streaming.person import Person
+
+    xy = [
+        (0.50, 0.15),
+        (0.40, 0.30),
+        (0.60, 0.30),
+        (0.35, 0.45),
+        (0.65, 0.45),
+        (0.33, 0.60),
+        (0.67, 0.60),
+        (0.43, 0.60),
+        (0.57, 0.60),
+        (0.42, 0.75),
+        (0.58, 0.75),
+        (0.42, 0.90),
+        (0.58, 0.90),
+    ]
+    landmarks = np.array([(x, y, 1.0) for x, y in xy], np.float32)
+    return Person(box=(0.3, 0.1, 0.7, 0.95), landmarks=landmarks, score=0.95)
+
+
+def _no_person_prediction(t: float = 1.0):
+    from streaming.events import Prediction
+
+    if "person" not in Prediction.__dataclass_fields__:
+        pytest.skip("Prediction.person is not in this checkout's engine yet")
+    return Prediction("s", t, "", 0.0, [], 5.0, person=False)
+
+
+def _skeleton_pixels(rgb: np.ndarray) -> int:
+    """Pure-green limb pixels (pose_draw's LIMB_BGR) below the label band, on a frame with no green of its own."""
+    body = rgb[rgb.shape[0] // 8 :]
+    return int(((body[..., 1] > 200) & (body[..., 0] < 60) & (body[..., 2] < 60)).sum())
+
+
+def test_annotate_draws_the_person_on_a_copy():
+    from dashboard.view import annotate
+
+    frame = np.full((240, 320, 3), 40, np.uint8)
+    plain = annotate(frame, None)
+    drawn = annotate(frame, None, person=_person())
+    assert _skeleton_pixels(plain) == 0 and _skeleton_pixels(drawn) > 200
+    assert frame.max() == 40, "the engine's frame is shared and must stay untouched"
+    same_size = np.full((480, 640, 3), 40, np.uint8)  # no resize: drawn on a copy all the same
+    assert _skeleton_pixels(annotate(same_size, None, person=_person())) > 200 and same_size.max() == 40
+
+
+def test_no_person_in_view_replaces_the_label():
+    from dashboard.view import StreamView, annotate
+    from streaming.events import Prediction, SourceState, Status
+
+    view = StreamView("webcam", ["a", "b"], "CPUExecutionProvider")
+    view.apply(Status("webcam", SourceState.LIVE, "receiving frames"))
+    view.apply(Prediction("webcam", 0.5, "a", 0.9, [("a", 0.9), ("b", 0.1)], 5.0, probs=[0.9, 0.1]))
+    assert "prediction #1 at t=0.5 s: a 0.90" in view.status_line()
+    nobody = _no_person_prediction(t=1.0)
+    view.apply(nobody)
+    line = view.status_line()
+    assert "prediction #2 at t=1.0 s: no person in view" in line and ": a 0.90" not in line
+    assert view.bars() == {} and view.action() == "no person in view"
+    assert len(view.history) == 1, "nobody in view: nothing to plot, never a guessed action"
+    black = np.zeros((240, 320, 3), np.uint8)
+    band, labelled = annotate(black, nobody)[:48], annotate(black, Prediction("s", 1.0, "a", 0.9, [], 5.0))[:48]
+    assert band.max() > 0 and not np.array_equal(band, labelled)  # a text of its own on the frame
+
+
+def test_a_source_slower_than_the_bundles_feature_rate_says_so():
+    from dashboard.view import StreamView
+    from streaming.events import Metrics, SourceState, Status
+    from streaming.sampler import Sampling
+
+    def line(capture_fps: float, sampling=Sampling(feature_rate=10.0, window=40), state=SourceState.LIVE) -> str:
+        view = StreamView("webcam", ["a"], "CPUExecutionProvider", sampling)
+        view.apply(Status("webcam", state, ""))
+        features = min(capture_fps, 10.0)
+        for _ in range(2):  # the first metrics of a stream also cover the time before its first frame
+            assert "the model expects" not in view.status_line()
+            view.apply(Metrics("webcam", capture_fps, features, 0, 20.0, 1.0, 30.0, 40.0, "CPUExecutionProvider"))
+        return view.status_line()
+
+    slow = line(5.0)
+    assert "capture 5.0 fps < 10 features/s the model expects: windows span 8 s, not 4 s" in slow
+    assert "features 5.0/s" in slow
+    for ok in (line(25.0), line(9.5), line(5.0, sampling=None), line(5.0, state=SourceState.RECONNECTING)):
+        assert "the model expects" not in ok and "capture " in ok
+
+
+def test_the_page_sends_webcam_frames_at_twice_the_feature_rate(dashboard):
+    from dashboard.app import build_ui
+    from dashboard.hub import UPDATE_PERIOD_S
+    from dashboard.webcam import webcam_period_s
+
+    assert webcam_period_s(10.0) == pytest.approx(0.05)  # 20 frames/s for a 10 features/s bundle
+    assert webcam_period_s(5.0) == pytest.approx(0.1)
+    assert webcam_period_s(1.0) == UPDATE_PERIOD_S  # never slower than the page refreshes
+    assert webcam_period_s(100.0) == pytest.approx(1 / 30)  # nor faster than a camera
+    demo = build_ui(dashboard, max_sessions=2)
+    [stream] = [fn for fn in demo.fns.values() if fn.fn == dashboard.live.webcam.frame]
+    rate = dashboard.engine.manifest.sampling.feature_rate
+    assert stream.stream_every == pytest.approx(webcam_period_s(rate)) and 1 / stream.stream_every >= 2 * rate
+
+
+def test_webcam_frames_in_between_refreshes_are_pushed_but_not_answered(dashboard):
+    """Frames come at twice the feature rate; the page is refreshed at most every UPDATE_PERIOD_S, so the frames
+    in between are answered with gr.skip() (a short round trip), yet every one reaches the engine."""
+    import gradio as gr
+
+    request = _request("webcam-rate")
+    frame = np.zeros((120, 160, 3), np.uint8)
+    dashboard.live.choose_kind(SourceKind.WEBCAM, request)
+    list(dashboard.live.run(SourceKind.WEBCAM, None, None, None, request))
+    assert isinstance(dashboard.live.webcam.frame(frame, request)[0], np.ndarray)
+    source = dashboard.hub.session(request).webcam.watched.source
+    answers = [dashboard.live.webcam.frame(frame, request) for _ in range(3)]  # well within one refresh
+    assert answers == [(gr.skip(),) * 5] * 3
+    assert source.captured == 4
+    time.sleep(0.25)
+    assert isinstance(dashboard.live.webcam.frame(frame, request)[0], np.ndarray)  # the next refresh is due
+    dashboard.live.stop(request)
+    assert dashboard.engine.stream_ids() == []
+
+
+def test_the_live_tab_draws_the_person_for_bundles_that_find_people(tiny_bundle, color_clips, tmp_path, monkeypatch):
+    """A pose bundle's person (here a fixed one on the real engine) is drawn on the frame; the toggle hides it."""
+    from dashboard.app import Dashboard, build_ui
+    from dashboard.sources import SourceCatalog, find_clips
+    from streaming.engine import Engine
+
+    engine = Engine(tiny_bundle)
+    monkeypatch.setattr(engine.extractor, "finds_people", True, raising=False)
+    monkeypatch.setattr(engine, "latest_person", lambda stream_id: _person(), raising=False)
+    engine.start()
+    try:
+        folders = ClipFolders([color_clips["red"].parent])
+        dash = Dashboard(engine, SourceCatalog(find_clips(folders, None), folders), AlertLog(None), Path(tiny_bundle))
+        demo = build_ui(dash, max_sessions=2)
+        [toggle] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "draw-person"]
+        assert toggle.visible and toggle.value is True  # on by default for bundles that find people
+        request = _request("pose")
+        key = f"{color_clips['red'].parent.name}/red.avi"
+
+        def frames(n: int) -> list[np.ndarray]:
+            got = []
+            gen = dash.live.run(SourceKind.EXAMPLE, key, None, None, request)
+            for out in gen:
+                if isinstance(out[0], np.ndarray):
+                    got.append(out[0])
+                if len(got) >= n:
+                    break
+            gen.close()
+            return got
+
+        assert all(_skeleton_pixels(f) > 200 for f in frames(2))
+        dash.live.set_skeleton(False, request)
+        assert all(_skeleton_pixels(f) == 0 for f in frames(2))
+        assert engine.stream_ids() == []
+    finally:
+        engine.stop()
+
+
+def test_the_toggle_is_hidden_for_bundles_that_find_nobody(dashboard):
+    from dashboard.app import build_ui
+
+    demo = build_ui(dashboard, max_sessions=2)
+    [toggle] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "draw-person"]
+    assert not toggle.visible and toggle.value is False
+    assert dashboard.hub.person(dashboard.hub.session(_request("cnn")), "any") is None

@@ -24,6 +24,7 @@ from browser import (
     markdown_text,
     open_dashboard,
     prediction_number,
+    status_figure,
     wait_for_markdown,
     wait_for_markdown_change,
     wait_for_new_image,
@@ -31,6 +32,7 @@ from browser import (
 )
 
 LABELS = ("red", "green", "blue")
+TINY_FEATURE_RATE = 5.0  # features per second of tests/tiny_bundle.py
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +148,19 @@ def test_webcam_frames_reach_the_engine(app, browser, fake_camera):
     wait_for_prediction_after(page, prediction_number(status))
     wait_for_new_image(page, "live-frame", first_src)
     wait_for_markdown(page, "live-status", "capture", "features")  # the engine's figures for this stream
+    # The page sends frames at twice the bundle's feature rate (5/s for the tiny bundle; one frame per 0.2 s
+    # before, which gave "capture 5.0 fps" at best and fewer features than the model expects).
+    page.wait_for_function(
+        """([rate]) => {
+            const el = document.querySelector("#live-status [data-testid='markdown']");
+            const m = el && el.innerText.match(/capture (\\d+\\.\\d) fps/);
+            return !!m && parseFloat(m[1]) >= 1.4 * rate;
+        }""",
+        arg=[TINY_FEATURE_RATE],
+    )
+    health = markdown_text(page, "live-status")
+    assert "the model expects" not in health, health
+    assert status_figure(health, "features", "/s") >= 0.8 * TINY_FEATURE_RATE, health
     page.click("#stop")
     wait_for_markdown(page, "live-status", "Stopped.")
     page.context.close()
