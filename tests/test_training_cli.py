@@ -169,3 +169,26 @@ def test_user_errors_are_one_line_and_exit_2(args, message, synth_data, tmp_path
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_pose_run_on_a_motion_data_set_makes_a_pose_bundle_with_the_17_labels(tmp_path):
+    from streaming.bundle import load_bundle
+
+    if not (REPO / "models" / "pose" / "manifest.json").is_file():
+        pytest.skip("models/pose (the bundled pose extractor) is not in this checkout")
+    data = tmp_path / "motion"
+    p = _training("motion", "--out", str(data), "--clips-per-class", "5", "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    p = _training("run", "--data", str(data), "--arch", "pose", "--epochs", "1", "--out", str(tmp_path / "run"))
+    assert p.returncode == 0, p.stderr
+    assert "clip accuracy" in p.stdout and "\r" not in p.stderr  # progress as lines off a terminal
+    m = load_bundle(tmp_path / "run" / "bundle").manifest
+    assert m.extractor_kind == "pose" and m.feature_size == 40 and len(m.labels) == 17
+    assert (tmp_path / "run" / "report.json").is_file() and (tmp_path / "run" / "confusion.png").is_file()
+
+
+def test_motion_data_set_without_arch_pose_is_one_error_line(tmp_path):
+    data = tmp_path / "motion"
+    assert _training("motion", "--out", str(data), "--clips-per-class", "5").returncode == 0
+    p = _training("run", "--data", str(data), "--arch", "smallcnn", "--out", str(tmp_path / "run"))
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--arch pose" in p.stderr

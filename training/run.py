@@ -23,9 +23,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from streaming.bundle import MANIFEST, load_bundle
+from streaming.clip_features import ClipFeatures
 from streaming.errors import ActionstreamError
 from streaming.sampler import Sampling
+from training.features import ExtractResult
 from training.fit import FitConfig, write_json_atomic
 
 CONFIG, EXTRACT, HISTORY, REPORT = "config.json", "extract.json", "history.json", "report.json"
@@ -126,11 +130,50 @@ class RunData:
     root: Path
 
 
+#: Groups given to motion-data-set clips (clip number modulo this), so validation holds out whole groups.
+MOTION_GROUPS = 7
+
+
+def motion_dataset_root(data: str | Path) -> Path | None:
+    """`data` when it is a motion data set (`python -m training motion`): pose features, no videos."""
+    manifest = Path(data) / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        kind = json.loads(manifest.read_text()).get("kind")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return None
+    return Path(data) if kind == "motion" else None
+
+
+def _select_motion_data(root: Path, config: RunConfig) -> RunData:
+    from streaming.datasets import Clip
+    from streaming.splits import Split
+    from training.motion_dataset import read_motion_dataset
+
+    ds = read_motion_dataset(root)
+    clips, test_flags = [], []
+    for rel, label, is_test in zip(ds.clip_ids, ds.labels, ds.is_test, strict=True):
+        stem = Path(rel).stem
+        number = int(stem.rsplit("_", 1)[-1]) if stem.rsplit("_", 1)[-1].isdigit() else 0
+        clips.append(Clip(root / rel, ds.names[int(label)], f"g{number % MOTION_GROUPS + 1:02d}", stem))
+        test_flags.append(bool(is_test))
+    train = [c for c, t in zip(clips, test_flags, strict=True) if not t]
+    test = [c for c, t in zip(clips, test_flags, strict=True) if t]
+    split = Split(train=train, test=test, name="motion", missing=[], group_leaks=0)
+    return RunData(classes=list(ds.names), train=train, test=test, split=split, root=root)
+
+
 def select_data(config: RunConfig) -> RunData:
     """Discover clips, narrow to the classes, split; every user mistake is one ActionstreamError line."""
     from streaming.datasets import discover, select_classes
     from streaming.splits import make_split
 
+    motion = motion_dataset_root(config.data)
+    if motion is not None:
+        if config.extractor is None:
+            raise ActionstreamError(f"{config.data} is a motion data set (pose features): train on it with --arch pose")
+        return _select_motion_data(motion, config)
     data = Path(config.data)
     splits = Path(config.splits) if config.splits else None
     if splits is not None and not splits.is_dir():
@@ -168,7 +211,7 @@ def prepare(config: RunConfig, run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     if run_dir.is_file():
         raise ActionstreamError(f"{run_dir}: is a file; --out must be a folder")
-    if config.splits is None and config.split in ("1", "2", "3"):
+    if config.splits is None and config.split in ("1", "2", "3") and motion_dataset_root(config.data) is None:
         found = find_splits_dir(Path(config.data))
         if found is None and Path(config.data).is_dir():
             raise ActionstreamError(
@@ -194,10 +237,25 @@ def prepare(config: RunConfig, run_dir: Path) -> RunData:
 
 
 # ------------------------------------------------------------------------------------------------ stages
+def _motion_features(clips: list, bundle) -> ExtractResult:
+    """A motion data set's clips are already pose features: read them, as extraction would have given them."""
+    if bundle.manifest.extractor_kind != "pose":
+        raise ActionstreamError("a motion data set holds pose features: train on it with --arch pose")
+    features = {}
+    for c in clips:
+        with np.load(c.path) as z:
+            feats = z["features"].astype(np.float32)
+            times = z["times"].astype(np.float64)
+        features[str(c.path)] = ClipFeatures(str(c.path), times, feats, len(feats), "motion data set")
+    return ExtractResult(features=features, failed=[], computed=0, cached=len(features), seconds=0.0, frames=0)
+
+
 def _extract_features(config: RunConfig, run_dir: Path, clips: list, progress: bool):
     from training.features import extract_dataset
 
     bundle = load_bundle(run_dir / BUNDLE)
+    if motion_dataset_root(config.data) is not None:
+        return _motion_features(clips, bundle)
     cache = Path(config.cache) if config.cache else run_dir / FEATURES
     return extract_dataset(
         [c.path for c in clips], bundle, config.sampling, cache, device=config.device, progress=progress
