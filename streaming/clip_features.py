@@ -1,7 +1,8 @@
-"""A clip's features, computed exactly as the live engine computes them: decode, sample by time, preprocess,
-extract in batches. Training's dataset extraction and the replay evaluation both call this.
+"""A clip's features, computed exactly as the live engine computes them: decode, sample by time, batch through
+the same FrameBatch into the same extractor (cnn or pose). The replay evaluation calls this; training's dataset
+extraction runs the same loop over many clips at once.
 
-    clip = extract_clip("v_Biking_g01_c01.avi", Extractor(load_bundle("models/demo")), Sampling())
+    clip = extract_clip("v_Biking_g01_c01.avi", open_extractor(load_bundle("models/demo")), Sampling())
     clip.feats  # N×D float32, one row per frame due at the feature rate; clip.times their times (s)
 """
 
@@ -13,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streaming.extractor import Extractor
-from streaming.preprocess import FrameSpec, preprocess_frame
+from streaming.extractor import AnyExtractor, FrameBatch
 from streaming.sampler import RateSampler, Sampling, segment_indices
 from streaming.video import FrameReader
 
@@ -36,35 +36,33 @@ class ClipFeatures:
 
 def extract_clip(
     path: str | os.PathLike,
-    extractor: Extractor,
+    extractor: AnyExtractor,
     spec: Sampling,
     rng: np.random.Generator | None = None,
     batch_size: int = 32,
 ) -> ClipFeatures:
     """Features of one clip's frames due at spec.feature_rate, decoded and batched in this thread.
 
-    Only sampled frames are held, preprocessed, in one preallocated batch. With `rng` in segments mode the
-    result is one random draw (`window` rows) instead of all candidates. Raises SourceError if no frame decodes.
+    cnn: only sampled frames are held, preprocessed, in one preallocated batch of `batch_size`. pose: the clip is
+    one stream with its own tracking state (a fresh `new_state()`), so its frames go one per call, in order, as
+    in the live engine. With `rng` in segments mode the result is one random draw (`window` rows) instead of all
+    candidates. Raises SourceError if no frame decodes.
     """
-    fspec: FrameSpec = extractor.spec
-    batch = np.empty((batch_size, fspec.height, fspec.width, 3), np.float32)
+    batch = FrameBatch(extractor, batch_size)
+    state = extractor.new_state()
     times: list[float] = []
     chunks: list[np.ndarray] = []
     sampler = RateSampler(spec.feature_rate)
     reader = FrameReader(path)
-    n = 0
     with contextlib.closing(iter(reader)) as frames:
         for t, frame in frames:
             if not sampler.take(t):
                 continue
-            preprocess_frame(frame, fspec, out=batch[n])
+            if not batch.room_for(state):
+                chunks.append(batch.run()[1].features)
+            batch.add(frame, state)
             times.append(t)
-            n += 1
-            if n == batch_size:
-                chunks.append(extractor(batch).copy())
-                n = 0
-    if n:
-        chunks.append(extractor(batch[:n]).copy())
+    chunks.append(batch.run()[1].features)
     feats = np.concatenate(chunks).astype(np.float32, copy=False)
     t_arr = np.asarray(times, np.float64)
     if rng is not None and spec.mode == "segments":

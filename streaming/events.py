@@ -24,6 +24,11 @@ class Prediction:
     `t` is the stream time (s) of the newest frame in the window; `latency_ms` runs from that frame's capture
     to this event's emission. `label`/`score` are the smoothed, hysteresis-held display label; `raw_label` is
     the plain argmax of this window. `partial` marks a window filled by looping a stream that ended early.
+
+    `person`: whether the newest frame of the window shows a person (None: the extractor does not look for
+    people); `box`: that person's (x0, y0, x1, y1) in frame fractions. When `person` is False nobody is in
+    view: the window is not classified, so `label`, `raw_label` are "" and `topk`, `probs` empty (see
+    `no_person`), never a guessed action.
     """
 
     stream: str
@@ -36,12 +41,20 @@ class Prediction:
     raw_score: float = 0.0
     probs: list[float] = field(default_factory=list)
     partial: bool = False
+    person: bool | None = None
+    box: tuple[float, float, float, float] | None = None
     type: str = "prediction"
+
+    @property
+    def no_person(self) -> bool:
+        """Nobody in view: this event carries no action label."""
+        return self.person is False
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["topk"] = [[lab, round(p, 5)] for lab, p in self.topk]
         d["probs"] = [round(p, 5) for p in self.probs]
+        d["box"] = None if self.box is None else [round(v, 5) for v in self.box]
         return d
 
 

@@ -44,6 +44,7 @@ class ClipRun:
     smoothed: list[int] = field(default_factory=list)  # displayed (EMA + hysteresis) label of each window
     probs: list[list[float]] = field(default_factory=list)
     partial: bool = False
+    no_person: int = 0  # windows with nobody in view (pose bundles): reported, not classified, not scored
     end_state: str = ""
     end_reason: str = ""
     duration_s: float = 0.0
@@ -88,7 +89,9 @@ def replay_clips(
             if i is None:
                 continue
             run = runs[i]
-            if isinstance(event, Prediction):
+            if isinstance(event, Prediction) and event.no_person:
+                run.no_person += 1
+            elif isinstance(event, Prediction):
                 run.t.append(event.t)
                 run.raw.append(index[event.raw_label])
                 run.smoothed.append(index[event.label])
@@ -149,6 +152,7 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
             "true": run.clip.label,
             "predicted": None,
             "windows": len(run.probs),
+            "windows_no_person": run.no_person,
             "end": run.end_state,
             "end_reason": run.end_reason,
             "duration_s": round(run.duration_s, 3),
@@ -197,7 +201,7 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
         "bundle": str(engine.bundle.root),
         "labels": labels,
         "window": engine.window,
-        "feature_fps": engine.feature_fps,
+        "feature_fps": engine.feature_rate,  # the key keeps its first name: reports stay comparable
         "sampling_mode": engine.manifest.sampling.mode,
         "hop_features": engine.hop,
         "provider": engine.provider,
@@ -208,6 +212,7 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
             {"path": str(r.clip.path), "reason": r.end_reason or "no prediction"} for r in runs if not r.probs
         ],
         "windows": int(len(y_w)),
+        "windows_no_person": sum(r.no_person for r in runs),
         "clip_accuracy": _top_k(p_c, y_c, 1),
         "clip_topk_accuracy": _top_k(p_c, y_c, k),
         "window_accuracy": _top_k(p_w, y_w, 1),

@@ -1,14 +1,17 @@
-"""Per-clip CNN features for training, computed exactly as the live engine computes them, and cached.
+"""Per-clip features for training (cnn or pose bundles), computed exactly as the live engine computes them, and
+cached.
 
-Frames are decoded with streaming.video, picked by timestamp with streaming.sampler, preprocessed with
-streaming.preprocess and run through streaming.extractor's ONNX session: the same calls the live engine
-makes, so a training feature equals the live feature of the same frame.
+Frames are decoded with streaming.video, picked by timestamp with streaming.sampler, and batched through
+streaming.extractor's FrameBatch into the bundle's extractor (cnn: preprocessed by streaming.preprocess; pose:
+detector + landmarks with one tracking state per clip): the same calls the live engine makes, so a training
+feature equals the live feature of the same frame.
 
     result = extract_dataset(paths, load_bundle("models/demo"), Sampling(), Path("cache"))
     for path, clip in result.features.items(): clip.feats  # N×D float32, one row per sampled frame
 
-The cache keeps one .npz per clip under <root>/<extractor hash>-<frame>-<sampling key>/<class>/<clip>.npz,
-written atomically, so an interrupted extraction resumes where it stopped and a changed extractor, frame
+The cache keeps one .npz per clip under <root>/<extractor id>-<sampling key>/<class>/<clip>.npz (cnn: the
+extractor's hash and frame spec; pose: "pose-" and a hash of both models and the pose settings), written
+atomically, so an interrupted extraction resumes where it stopped and a changed extractor kind, model, frame
 spec or rate never reuses stale features. A file's size and mtime are stored with its features: a clip
 rewritten in place (say, synthetic data regenerated with another seed) is recomputed.
 """
@@ -16,6 +19,8 @@ rewritten in place (say, synthetic data regenerated with another seed) is recomp
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import queue
 import sys
@@ -30,12 +35,12 @@ import numpy as np
 from tqdm import tqdm
 
 from streaming.atomic import atomic_file, temp_file_pid
-from streaming.bundle import Bundle
+from streaming.bundle import EXTRACTOR_FILES, Bundle
 from streaming.clip_features import ClipFeatures
 from streaming.clip_sampling import cache_key
-from streaming.errors import SourceError
-from streaming.extractor import Extractor
-from streaming.preprocess import FrameSpec, preprocess_frame
+from streaming.errors import BundleError, SourceError
+from streaming.extractor import AnyExtractor, Extractor, FrameBatch, open_extractor
+from streaming.preprocess import preprocess_frame
 from streaming.sampler import RateSampler, Sampling
 from streaming.video import FrameReader
 
@@ -66,18 +71,31 @@ class ExtractResult:
 class FeatureCache:
     """One .npz per clip, in a folder named for everything the features depend on.
 
-    The folder is <extractor sha256[:16]>-<h>x<w>-<color>-<preprocessing>-<cache_key(spec)>; the file is
-    <class folder>/<clip stem>.npz.
+    The folder is <extractor id>-<cache_key(spec)>, the extractor id being, for a cnn, <extractor
+    sha256[:16]>-<h>x<w>-<color>-<preprocessing> (as before the pose kind existed, so old caches stay valid)
+    and, for a pose bundle, pose-<sha256 of both models' hashes and the pose settings>[:16]; the file is
+    <class folder>/<clip stem>.npz. CNN and pose features never share a folder.
     """
 
     def __init__(self, root: Path, bundle: Bundle, spec: Sampling, int8: bool = False):
-        role = bundle.extractor_role(int8)
-        frame = bundle.manifest.frame
-        self.extractor_id = bundle.manifest.files[role].sha256[:16]
+        m = bundle.manifest
+        if m.extractor_kind == "pose":
+            if int8:
+                raise BundleError(
+                    f"{bundle.root}: a pose bundle has no int8 extractor (int8 is for cnn extractors); "
+                    "run without --int8"
+                )
+            models = [m.files[role].sha256 for role in EXTRACTOR_FILES["pose"]]
+            parts = [*models, json.dumps(m.pose, sort_keys=True)]
+            self.extractor_id = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+            folder = f"pose-{self.extractor_id}"
+        else:
+            role = bundle.extractor_role(int8)
+            frame = m.frame
+            self.extractor_id = m.files[role].sha256[:16]
+            folder = f"{self.extractor_id}-{frame.height}x{frame.width}-{frame.color}-{frame.preprocessing}"
         self.spec = spec
-        self.dir = Path(root) / (
-            f"{self.extractor_id}-{frame.height}x{frame.width}-{frame.color}-{frame.preprocessing}-{cache_key(spec)}"
-        )
+        self.dir = Path(root) / f"{folder}-{cache_key(spec)}"
 
     def path_for(self, clip_path: str | os.PathLike) -> Path:
         p = Path(clip_path)
@@ -178,9 +196,11 @@ def _put(q: queue.Queue, item: tuple, stop: threading.Event) -> bool:
 
 
 def _decode_clip(
-    idx: int, path: str, spec: Sampling, fspec: FrameSpec, out: queue.Queue, stop: threading.Event
+    idx: int, path: str, spec: Sampling, extractor: AnyExtractor, out: queue.Queue, stop: threading.Event
 ) -> None:
-    """Decode one clip, sending its due frames preprocessed, then END (or FAIL with the reason)."""
+    """Decode one clip, sending its due frames (cnn: preprocessed here, in parallel with the extractor; pose: as
+    decoded, the pipeline crops them), then END (or FAIL with the reason)."""
+    fspec = extractor.spec if isinstance(extractor, Extractor) else None
     try:
         reader = FrameReader(path)
         sampler = RateSampler(spec.feature_rate)
@@ -188,7 +208,10 @@ def _decode_clip(
             for t, frame in frames:
                 if stop.is_set():
                     return
-                if sampler.take(t) and not _put(out, (_FRAME, idx, (t, preprocess_frame(frame, fspec))), stop):
+                if not sampler.take(t):
+                    continue
+                x = preprocess_frame(frame, fspec) if fspec is not None else frame
+                if not _put(out, (_FRAME, idx, (t, x)), stop):
                     return
     except DECODE_ERRORS as exc:
         _put(out, (_FAIL, idx, _reason(path, exc)), stop)
@@ -197,7 +220,7 @@ def _decode_clip(
 
 
 def _decode_worker(
-    jobs: queue.Queue, spec: Sampling, fspec: FrameSpec, out: queue.Queue, stop: threading.Event
+    jobs: queue.Queue, spec: Sampling, extractor: AnyExtractor, out: queue.Queue, stop: threading.Event
 ) -> None:
     try:
         while not stop.is_set():
@@ -205,7 +228,7 @@ def _decode_worker(
                 idx, path = jobs.get_nowait()
             except queue.Empty:
                 break
-            _decode_clip(idx, path, spec, fspec, out, stop)
+            _decode_clip(idx, path, spec, extractor, out, stop)
     except BaseException as exc:  # a bug, not a bad file: hand it to the main thread to raise
         _put(out, (_CRASH, -1, exc), stop)
     finally:
@@ -217,6 +240,7 @@ class _Pending:
     """A clip whose frames are on their way through the extractor."""
 
     path: str
+    state: object = None  # the extractor's state for this clip (pose tracking), from new_state()
     times: list[float] = field(default_factory=list)
     rows: list[np.ndarray] = field(default_factory=list)
     end: tuple[int, str] | None = None
@@ -239,8 +263,10 @@ def extract_dataset(
 ) -> ExtractResult:
     """Features for every clip, from the cache where present, else computed and cached.
 
-    Decoder threads read clips and preprocess their due frames into a bounded queue while this thread runs
-    the extractor on full batches that span clip boundaries (OpenCV and ONNX Runtime release the GIL).
+    Decoder threads read clips and (cnn) preprocess their due frames into a bounded queue while this thread runs
+    the extractor on full batches that span clip boundaries (OpenCV and ONNX Runtime release the GIL). A pose
+    bundle gives each clip a fresh tracking state and a batch at most one frame of each clip (its next crop
+    comes from this frame), so its batches hold one frame per clip in flight: up to `decode_workers`.
     Files that do not decode are listed in `failed`, not fatal. Safe to interrupt and rerun.
     """
     if batch_size < 1 or decode_workers < 1:
@@ -299,9 +325,8 @@ def _extract_todo(
     bar: tqdm,
     start: float,
 ) -> int:
-    """The pipeline: decoder threads -> bounded queue -> batched extractor here -> cache. Returns frames run."""
-    extractor = Extractor(bundle, int8=int8, device=device)
-    fspec = extractor.spec
+    """The pipeline: decoder threads -> bounded queue -> FrameBatch + extractor here -> cache. Returns frames run."""
+    extractor = open_extractor(bundle, int8=int8, device=device)
     jobs: queue.Queue = queue.Queue()
     for item in enumerate(todo):
         jobs.put(item)
@@ -309,11 +334,13 @@ def _extract_todo(
     stop = threading.Event()
     n_workers = min(decode_workers, len(todo))
     workers = [
-        threading.Thread(target=_decode_worker, args=(jobs, spec, fspec, out, stop), name=f"decode-{i}", daemon=True)
+        threading.Thread(
+            target=_decode_worker, args=(jobs, spec, extractor, out, stop), name=f"decode-{i}", daemon=True
+        )
         for i in range(n_workers)
     ]
-    batch = np.empty((batch_size, fspec.height, fspec.width, 3), np.float32)
-    owners: list[int] = []  # clip number of each filled batch slot
+    batch = FrameBatch(extractor, batch_size)  # tags: the clip number of each frame
+    prepared = isinstance(extractor, Extractor)  # cnn frames arrive preprocessed by the decoder threads
     pending: dict[int, _Pending] = {}
     frames = 0
 
@@ -332,17 +359,20 @@ def _extract_todo(
 
     def run_batch() -> None:
         nonlocal frames
-        n = len(owners)
-        feats = extractor(batch[:n])
-        frames += n
+        owners, result = batch.run()
+        frames += len(owners)
         for i, idx in enumerate(owners):
             if idx in pending:  # a clip that failed mid-way is gone
-                pending[idx].rows.append(feats[i])
+                pending[idx].rows.append(result.features[i])
         for idx in dict.fromkeys(owners):
             if idx in pending and pending[idx].complete:
                 finish(idx)
-        owners.clear()
         bar.set_postfix_str(f"{frames / max(time.perf_counter() - start, 1e-9):.0f} frames/s", refresh=False)
+
+    def clip(idx: int) -> _Pending:
+        if idx not in pending:
+            pending[idx] = _Pending(todo[idx], state=extractor.new_state())
+        return pending[idx]
 
     for w in workers:
         w.start()
@@ -352,14 +382,18 @@ def _extract_todo(
             kind, idx, payload = out.get()
             if kind == _FRAME:
                 t, x = payload
-                p = pending.setdefault(idx, _Pending(todo[idx]))
+                p = clip(idx)
+                if not batch.room_for(p.state):
+                    run_batch()
                 p.times.append(t)
-                batch[len(owners)] = x
-                owners.append(idx)
-                if len(owners) == batch_size:
+                if prepared:
+                    batch.add_prepared(x, idx)
+                else:
+                    batch.add(x, p.state, idx)
+                if batch.full:
                     run_batch()
             elif kind == _END:
-                p = pending.setdefault(idx, _Pending(todo[idx]))
+                p = clip(idx)
                 p.end = payload
                 if p.complete:
                     finish(idx)
@@ -371,7 +405,7 @@ def _extract_todo(
                 done += 1
             elif kind == _CRASH:
                 raise payload
-        if owners:
+        if len(batch):
             run_batch()
     finally:
         stop.set()

@@ -130,6 +130,8 @@ class RunData:
     root: Path
 
 
+#: A run whose clip accuracy is below this multiple of chance ends with a loud warning.
+NEAR_CHANCE = 1.5
 #: Groups given to motion-data-set clips (clip number modulo this), so validation holds out whole groups.
 MOTION_GROUPS = 7
 
@@ -497,6 +499,14 @@ def evaluate(run_dir: Path, progress: bool = True, log: Callable[[str], None] = 
     )
     if "note" in split_info:
         log(f"note: {split_info['note']}")
+    chance = 1.0 / len(data.classes)
+    if report["clip"]["top1"] < NEAR_CHANCE * chance:
+        log(
+            f"WARNING: clip accuracy {report['clip']['top1']:.1%} is near chance ({chance:.1%} for "
+            f"{len(data.classes)} classes): the model learned (almost) nothing. Features from a frozen backbone with "
+            "random weights (--weights none) carry no action; use --extractor BUNDLE (a trained extractor), "
+            "--arch pose, or ImageNet weights"
+        )
     return report
 
 
