@@ -15,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from dashboard.alerts import AlertLog
 from dashboard.app import CSS, Dashboard, build_ui
 from dashboard.source_policy import ClipFolders
 from dashboard.sources import SourceCatalog, find_clips
+from streaming.alerts import AlertLog
 from streaming.command import run_command
 from streaming.demo import default_bundle_path, demo_clip_path
 from streaming.engine import Engine, EngineConfig

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from dashboard.alerts import AlertRule
 from dashboard.hub import Hub
+from streaming.alerts import AlertRule
 
 ALERTS_OFF = "Alerts off: pick one or more actions."
 

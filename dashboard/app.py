@@ -11,7 +11,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from dashboard.alerts import AlertLog
 from dashboard.alerts_tab import ALERTS_OFF, AlertsTab
 from dashboard.api import Api
 from dashboard.cameras import MAX_CAMERAS, CamerasTab
@@ -23,6 +22,7 @@ from dashboard.source_policy import VIDEO_SUFFIXES
 from dashboard.sources import SourceCatalog, SourceKind
 from dashboard.view import TIMELINE_S
 from dashboard.webcam import webcam_period_s
+from streaming.alerts import AlertLog
 from streaming.engine import Engine
 
 #: A webcam stream is served this long, then the user presses record again (one tab must not hold a worker).

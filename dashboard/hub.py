@@ -21,10 +21,10 @@ from typing import Protocol
 
 import gradio as gr
 
-from dashboard.alerts import AlertLog
 from dashboard.pose import finds_people, latest_person
 from dashboard.session import Session
 from dashboard.view import StreamView
+from streaming.alerts import AlertLog
 from streaming.engine import Engine
 from streaming.errors import ActionstreamError, SourceError
 from streaming.events import Event, Prediction

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dashboard.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
+from streaming.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
 from streaming.events import Prediction
 
 if TYPE_CHECKING:

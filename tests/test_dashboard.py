@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from dashboard.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
 from dashboard.source_policy import ClipFolders, check_source, redact_url
 from dashboard.sources import SourceKind
+from streaming.alerts import AlertEvent, AlertLog, AlertRule, AlertTracker
 from streaming.errors import SourceError
 
 
