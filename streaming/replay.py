@@ -22,6 +22,7 @@ import numpy as np
 from streaming.engine import IDLE_WAIT_S, Engine
 from streaming.errors import ActionstreamError, SourceError
 from streaming.events import Prediction, Status
+from streaming.progress import progress_bar
 from streaming.sources import TERMINAL_STATES, FileSource
 
 #: Clips replayed at once: enough to fill extractor batches, few enough to keep memory small.
@@ -54,15 +55,13 @@ def replay_clips(
     engine: Engine, clips: list[ReplayClip], parallel: int = DEFAULT_PARALLEL, progress: bool = True
 ) -> list[ClipRun]:
     """Run every clip through `engine` (started here if needed), `parallel` streams at a time."""
-    from tqdm import tqdm
-
     index = {name: i for i, name in enumerate(engine.labels)}
     runs = [ClipRun(c) for c in clips]
     todo = deque(enumerate(clips))
     active: dict[str, int] = {}
     sub = engine.subscribe(maxsize=4096, lossless=True)
     engine.start()
-    bar = tqdm(total=len(clips), desc="replay", unit="clip", disable=not progress)
+    bar = progress_bar(total=len(clips), desc="replay", unit="clip", enabled=progress)
     t0 = time.monotonic()
 
     def launch() -> None:
@@ -137,8 +136,6 @@ def _mean(values: list[float]) -> float | None:
 def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: bool = True) -> dict:
     """The replay report: engine window/clip/top-k/smoothed accuracy, time to first correct, flicker, and the
     offline clip accuracy of the same clips for comparison."""
-    from tqdm import tqdm
-
     labels = engine.labels
     index = {name: i for i, name in enumerate(labels)}
     k = min(engine.topk, len(labels))
@@ -146,7 +143,7 @@ def score(engine: Engine, runs: list[ClipRun], offline: bool = True, progress: b
     clips_out, first_correct, window_true, window_probs, smoothed_hits = [], [], [], [], []
     clip_true, clip_probs, offline_probs = [], [], []
     changes, minutes = 0, 0.0
-    for run in tqdm(runs, desc="offline", unit="clip", disable=not (progress and offline)):
+    for run in progress_bar(runs, desc="offline", unit="clip", enabled=progress and offline):
         entry = {
             "path": str(run.clip.path),
             "true": run.clip.label,

@@ -41,6 +41,7 @@ from streaming.clip_sampling import cache_key
 from streaming.errors import BundleError, SourceError
 from streaming.extractor import AnyExtractor, Extractor, FrameBatch, open_extractor
 from streaming.preprocess import preprocess_frame
+from streaming.progress import progress_bar
 from streaming.sampler import RateSampler, Sampling
 from streaming.video import FrameReader
 
@@ -287,9 +288,7 @@ def extract_dataset(
     failed: list[tuple[str, str]] = []
     frames = 0
     if todo:
-        bar = tqdm(
-            total=len(unique), initial=cached, unit="clip", desc="features", disable=not progress, dynamic_ncols=True
-        )
+        bar = progress_bar(total=len(unique), initial=cached, unit="clip", desc="features", enabled=progress)
         try:
             frames = _extract_todo(
                 todo, bundle, spec, cache, device, int8, batch_size, decode_workers, features, failed, bar, start
