@@ -11,7 +11,6 @@ from streaming.pose_spec import FEATURE_JOINT_NAMES
 from training.mocap import (
     ACTION_LABELS,
     INCH_M,
-    LABELS,
     LICENCE_CMU,
     LICENCE_HDM05,
     MocapClip,
@@ -28,6 +27,7 @@ from training.mocap import (
     resample,
     training_clips,
 )
+from training.motion import LABELS
 
 MOCAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mocap"
 needs_mocap = pytest.mark.skipif(not MOCAP.is_dir(), reason=f"real mocap not present at {MOCAP}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from streaming.pose_spec import FEATURE_JOINTS
-from training.mocap import LABELS
+from training.motion import LABELS
 from training.real_eval import MeanPoolBaseline, evaluate_on_real, format_report, score_clips
 from training.skeletons import (
     DEFAULT_ROOT,

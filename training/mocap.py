@@ -25,26 +25,6 @@ import numpy as np
 from streaming.pose_spec import FEATURE_JOINT_NAMES
 from streaming.sampler import stride_indices
 
-#: Our label list (issue 13), in order.
-LABELS: tuple[str, ...] = (
-    "Idle",
-    "Walk",
-    "SitDown",
-    "StandUp",
-    "RaiseArms",
-    "Wave",
-    "Clap",
-    "Punch",
-    "Kick",
-    "Jump",
-    "JumpingJack",
-    "Squat",
-    "Lunge",
-    "PushUp",
-    "SitUp",
-    "Bend",
-    "Fall",
-)
 #: Credit lines the README and the bundle report must carry when these clips are used.
 CMU_CREDIT = (
     "The data used in this project was obtained from mocap.cs.cmu.edu. "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.mocap import LABELS
+from training.motion import LABELS
 from training.skeletons import (
     DEFAULT_ROOT,
     DEVELOPMENT_SUBJECTS,
