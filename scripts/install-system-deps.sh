@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(chromium chromium-driver ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-      gstreamer1.0-libav gstreamer1.0-tools)
+      gstreamer1.0-libav gstreamer1.0-tools mosquitto)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

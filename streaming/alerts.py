@@ -30,12 +30,14 @@ from streaming.atomic import atomic_write_bytes
 
 @dataclass(frozen=True)
 class AlertRule:
-    """Which actions alert, above which smoothed score, held for how many seconds of stream time."""
+    """Which actions alert, above which smoothed score, held for how many seconds of stream time; after an
+    alert, `cooldown_s` of stream time must pass before the same camera alerts again (0: each new episode)."""
 
     actions: frozenset[str] = frozenset()
     threshold: float = 0.8
     min_duration_s: float = 2.0
     snapshot: bool = False
+    cooldown_s: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "actions", frozenset(self.actions))
@@ -43,6 +45,8 @@ class AlertRule:
             raise ValueError(f"alert threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.min_duration_s <= 3600.0:
             raise ValueError(f"alert minimum duration must be 0..3600 s, got {self.min_duration_s}")
+        if not 0.0 <= self.cooldown_s <= 86400.0:
+            raise ValueError(f"alert cooldown must be 0..86400 s, got {self.cooldown_s}")
 
     @property
     def enabled(self) -> bool:
@@ -60,6 +64,7 @@ class AlertEvent:
     held_s: float
     stream_t: float
     snapshot: str = ""
+    rule: str = ""  # the monitor's rule name ("" in the dashboard)
     type: str = "alert"
 
     def to_dict(self) -> dict:
@@ -84,15 +89,24 @@ class AlertTracker:
     def __init__(self, rule: AlertRule):
         self.rule = rule
         self._episodes: dict[str, tuple[str, float, bool]] = {}  # camera -> (action, start t, fired)
+        self._fired_at: dict[str, float] = {}  # camera -> stream time of its last alert (for the cooldown)
 
     def set_rule(self, rule: AlertRule) -> None:
         """Change the rule; running episodes start over so a stricter rule is not met by past evidence."""
         if rule != self.rule:
             self.rule = rule
             self._episodes.clear()
+            self._fired_at.clear()
 
     def reset(self, camera: str) -> None:
         self._episodes.pop(camera, None)
+        self._fired_at.pop(camera, None)
+
+    def _cooling(self, camera: str, t: float) -> bool:
+        last = self._fired_at.get(camera)
+        if last is None or t < last:  # never fired, or the stream restarted
+            return False
+        return t < last + self.rule.cooldown_s
 
     def update(self, camera: str, t: float, label: str, score: float) -> AlertEvent | None:
         """Feed one smoothed prediction of `camera` at stream time `t`; return an event when one fires."""
@@ -104,8 +118,9 @@ class AlertTracker:
         if action != label or t < start:  # another action, or the stream restarted (a looping clip)
             action, start, fired = label, t, False
         held = t - start
-        if not fired and held >= rule.min_duration_s:
+        if not fired and held >= rule.min_duration_s and not self._cooling(camera, t):
             self._episodes[camera] = (action, start, True)
+            self._fired_at[camera] = t
             return AlertEvent(
                 time=datetime.now().astimezone().isoformat(timespec="milliseconds"),
                 camera=camera,
