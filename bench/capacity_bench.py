@@ -130,7 +130,11 @@ def run_trial(
     """N real-time looping streams through one engine for `seconds` after the warm-up."""
     fps = float(bundle.manifest.sampling.feature_rate)
     warmup_s = bundle.manifest.sampling.window / fps + EXTRA_WARMUP_S
-    config = EngineConfig(device=device, int8=True, int8_head=True, hop_s=1.0, threads=threads)
+    # the int8 files where the bundle has them (a pose bundle's extractor has no int8 version)
+    files = bundle.manifest.files
+    config = EngineConfig(
+        device=device, int8="extractor_int8" in files, int8_head="head_int8" in files, hop_s=1.0, threads=threads
+    )
     engine = Engine(bundle, config)
     sub = engine.subscribe(maxsize=max(1024, 64 * streams))
     names = [f"cam{i:02d}" for i in range(streams)]

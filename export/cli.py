@@ -4,6 +4,7 @@
     python -m export quantize models/tiny --calibration clips/          # + --head for a dynamic int8 head
     python -m export head --keras runs/x/head.keras --bundle models/tiny [--labels labels.txt]
     python -m export verify models/tiny --json
+    python -m export pose --out models/pose [--wheel mediapipe-0.10.21-cp311-...whl]   # BlazePose, no head
 
 A user error (missing path, corrupt or changed file, wrong weights, other bundle version) prints one line
 `error: ...` on stderr and exits 2; verify exits 1 when the bundle loads but a probe disagrees.
@@ -69,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--window", type=int, help="window length (default: the head's, else MODEL.meta.json's)")
     h.add_argument("--description")
     h.set_defaults(func=_head)
+
+    ps = sub.add_parser(
+        "pose",
+        help="build a pose bundle (BlazePose detector + landmarks, ONNX) from the pinned mediapipe wheel",
+    )
+    ps.add_argument("--out", required=True, type=Path, help="bundle folder to create (or replace)")
+    ps.add_argument(
+        "--wheel",
+        type=Path,
+        help="a local mediapipe-0.10.21 wheel (default: the cached one, else pip downloads it into the cache)",
+    )
+    ps.add_argument("--cache-dir", type=Path, help="where the wheel is cached (default ~/.cache/actionstream/wheels)")
+    ps.add_argument("--description", default="")
+    ps.set_defaults(func=_pose)
 
     v = sub.add_parser("verify", help="re-check hashes, shapes, labels and probes on this machine")
     v.add_argument("bundle", type=Path)
@@ -152,6 +167,26 @@ def _head(args: argparse.Namespace) -> int:
         f"wrote {bundle.path('head')}: {m.sampling.window}x{m.feature_size} -> {len(m.labels)} classes, "
         f"{m.sampling.mode} sampling at {m.sampling.feature_rate:g}/s, parity max abs diff "
         f"{m.parity['head']['max_abs_diff']:.3g}, top-1 agreement {m.parity['head']['top1_agreement']:.3f}"
+    )
+    return EXIT_OK
+
+
+def _pose(args: argparse.Namespace) -> int:
+    from export.extractor_export import check_out_dir
+    from export.pose_bundle import build_pose_bundle
+    from export.pose_export import read_tflite_files
+
+    check_out_dir(args.out)  # these before the slow TensorFlow import
+    if args.wheel is not None:
+        read_tflite_files(args.wheel)  # exists, and is the pinned wheel (sha256)
+    import_tensorflow_quietly()
+    bundle = build_pose_bundle(args.out, wheel=args.wheel, cache_dir=args.cache_dir, description=args.description)
+    m = bundle.manifest
+    sizes = ", ".join(f"{bundle.path(r).name} {bundle.path(r).stat().st_size / 1e6:.1f} MB" for r in m.files)
+    lm = m.parity["pose_landmarks"].get("real") or m.parity["pose_landmarks"]["random"]
+    print(
+        f"wrote {bundle.root}: pose extractor -> {m.feature_size}-d features ({sizes}); landmarks vs TFLite: "
+        f"max abs diff {lm['landmarks_xy']:.3g} px on {m.parity['real_frames']} real frames; no head yet"
     )
     return EXIT_OK
 

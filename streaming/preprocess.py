@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 
 #: Preprocessing names a bundle manifest may carry. "inception": RGB scaled to [-1, 1] (x / 127.5 - 1),
-#: as keras.applications.inception_v3.preprocess_input does.
-PREPROCESSING_NAMES = ("inception",)
+#: as keras.applications.inception_v3.preprocess_input does. "unit": scaled to [0, 1] (x / 255), what the pose
+#: landmark model takes (the pose pipeline crops and scales its own inputs; see streaming.pose_spec).
+PREPROCESSING_NAMES = ("inception", "unit")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ def preprocess_frame(frame_bgr: np.ndarray, spec: FrameSpec, out: np.ndarray | N
         frame_bgr = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
     if out is None:
         out = np.empty((spec.height, spec.width, 3), np.float32)
+    if spec.preprocessing == "unit":  # x / 255 -> [0, 1]
+        np.multiply(frame_bgr, np.float32(1.0 / 255.0), out=out, casting="unsafe")
+        return out
     # inception: x / 127.5 - 1 -> [-1, 1]
     np.multiply(frame_bgr, np.float32(1.0 / 127.5), out=out, casting="unsafe")
     out -= np.float32(1.0)

@@ -1,6 +1,6 @@
 """The pose extractor with the real BlazePose ONNX models on real UCF101 frames, black frames and noise.
 
-The models come from one place, `pose_model_paths` below: change it when they move (e.g. into models/).
+The models come from one place, `pose_model_paths` below: the committed pose bundle, models/pose.
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ from streaming.pose_extractor import PoseExtractor, PoseTrack
 from streaming.pose_spec import PoseSpec
 
 ROOT = Path(__file__).resolve().parents[1]
-POSE_DIR = ROOT / ".cache" / "pose"
+POSE_BUNDLE = ROOT / "models" / "pose"
 #: Clips with one clear, mostly whole person (of the 8 in ucf101-mini).
 PERSON_CLIPS = ("BaseballPitch", "PushUps", "Shotput", "PlayingGuitar")
 
 
 @pytest.fixture(scope="module")
 def pose_model_paths() -> tuple[Path, Path]:
-    """(detector, landmarks) ONNX files; skips when they are absent (they are not committed yet)."""
-    det, lm = POSE_DIR / "pose_detector.onnx", POSE_DIR / "pose_landmarks.onnx"
-    if not (det.is_file() and lm.is_file()):
-        pytest.skip(f"BlazePose ONNX models not found in {POSE_DIR} (pose_detector.onnx, pose_landmarks.onnx)")
-    return det, lm
+    """(detector, landmarks) ONNX files of the committed pose bundle, loaded (hashes, shapes) as the engine does."""
+    from streaming.bundle import load_bundle
+
+    bundle = load_bundle(POSE_BUNDLE)
+    return bundle.path("pose_detector"), bundle.path("pose_landmarks")
 
 
 @pytest.fixture(scope="module")
