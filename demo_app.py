@@ -15,7 +15,10 @@ import os
 import sys
 from pathlib import Path
 
+from starlette.middleware import Middleware
+
 from dashboard.app import CSS, Dashboard, build_ui
+from dashboard.login_guard import LoginGuard, LoginLimiter
 from dashboard.source_policy import ClipFolders
 from dashboard.sources import SourceCatalog, find_clips
 from streaming.alerts import AlertLog
@@ -104,6 +107,8 @@ def serve(args: argparse.Namespace) -> int:
                 max_file_size="500mb",
                 css=CSS,
                 footer_links=["api"],
+                # before a login, a page that tells nothing about the app; failed logins slowed per client
+                app_kwargs={"middleware": [Middleware(LoginGuard, limiter=LoginLimiter())]} if auth else None,
             )
         except OSError as exc:  # port taken, address not available
             raise ActionstreamError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc

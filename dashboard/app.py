@@ -17,6 +17,7 @@ from dashboard.cameras import MAX_CAMERAS, CamerasTab
 from dashboard.hub import Hub
 from dashboard.live import LiveTab
 from dashboard.model_tab import model_markdown, model_summary
+from dashboard.quiet_inputs import quiet
 from dashboard.session import NO_ALERTS
 from dashboard.source_policy import VIDEO_SUFFIXES
 from dashboard.sources import SourceCatalog, SourceKind
@@ -64,17 +65,21 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
             with gr.Tab("Live", id="live"):
                 with gr.Row():
                     with gr.Column(scale=1, min_width=280):
-                        kind = gr.Radio(
-                            [k.value for k in SourceKind],
-                            value=SourceKind.EXAMPLE.value,
-                            label="Source",
-                            elem_id="source-kind",
+                        kind = quiet(
+                            gr.Radio(
+                                [k.value for k in SourceKind],
+                                value=SourceKind.EXAMPLE.value,
+                                label="Source",
+                                elem_id="source-kind",
+                            )
                         )
-                        example = gr.Dropdown(
-                            clip_names,
-                            value=clip_names[0] if clip_names else None,
-                            label="Example clip",
-                            elem_id="example",
+                        example = quiet(
+                            gr.Dropdown(
+                                clip_names,
+                                value=clip_names[0] if clip_names else None,
+                                label="Example clip",
+                                elem_id="example",
+                            )
                         )
                         url = gr.Textbox(
                             label="Camera URL or clip path",
@@ -119,7 +124,12 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                         )
                         status = gr.Markdown("Pick a source and press Start.", elem_id="live-status")
                 with gr.Row():
-                    bars = gr.Label(num_top_classes=engine.topk, label="Top actions", elem_id="live-topk")
+                    bars = gr.Label(
+                        num_top_classes=engine.topk,
+                        label=f"Top actions (smoothed; the frame's label follows a new leader after "
+                        f"{engine.config.hold_s:g} s)",
+                        elem_id="live-topk",
+                    )
                     timeline = gr.LinePlot(
                         x="seconds",
                         y="probability",
@@ -202,6 +212,7 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
             concurrency_limit=max_sessions,
             concurrency_id="live",
             show_progress="hidden",
+            trigger_mode="multiple",  # Start while a stream runs switches to the source now chosen
         )
         cam_stream = webcam.stream(
             live.webcam.frame,
@@ -238,7 +249,7 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                 concurrency_limit=1,
             )
         api_source = gr.Textbox(visible=False)
-        api_seconds = gr.Number(visible=False)
+        api_seconds = quiet(gr.Number(visible=False))
         api_result = gr.JSON(visible=False)
         gr.Button(visible=False).click(
             dash.api.classify, [api_source, api_seconds], api_result, api_name="classify", concurrency_limit=4

@@ -42,12 +42,14 @@ class LiveTab:
         hub = self.hub
         session = hub.session(request)
         hub.close_webcam(session)
+        # a second Start (the button takes clicks while a stream runs) replaces the stream this tab was showing;
+        # its generator sees its stop event set and ends without a last word
+        session.live_stop.set()
+        stop = session.live_stop = threading.Event()  # before opening: a Stop during a slow open still counts
         session.webcam_armed = kind == SourceKind.WEBCAM  # webcam frames count only while it is the chosen source
         if kind == SourceKind.WEBCAM:
             yield _status_only(WEBCAM_HINT)
             return
-        session.live_stop.set()  # a second Start replaces the stream this tab was showing
-        stop = session.live_stop = threading.Event()  # before opening: a Stop during a slow open still counts
         try:
             spec, name = self.catalog.resolve(kind, example, url, upload)
             watched = hub.open(spec, name, loop=kind != SourceKind.URL)
@@ -68,7 +70,7 @@ class LiveTab:
                     break
         finally:
             hub.close(watched)
-        if stop.is_set():  # the last word on the page, after every refresh of this stream
+        if stop.is_set() and session.live_stop is stop:  # Stop, not another Start: the last word on the page
             yield _status_only(STOPPED)
 
     def choose_kind(self, kind: str, request: gr.Request) -> tuple:

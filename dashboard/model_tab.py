@@ -25,7 +25,7 @@ def model_markdown(engine: Engine, bundle_root: Path) -> str:
     rows = [
         f"### {m.description or bundle_root.name}",
         "",
-        f"- **Bundle:** `{bundle_root}`",
+        f"- **Bundle:** `{bundle_root.resolve().name}`",  # not where it lies on the server
         f"- **Actions ({len(m.labels)}):** {', '.join(m.labels)}",
         f"- **Window:** {m.sampling.window} features at {m.sampling.feature_rate:g} per second "
         f"({m.sampling.window_seconds:.1f} s of video), sampling `{m.sampling.mode}`",

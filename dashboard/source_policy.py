@@ -51,7 +51,8 @@ class ClipFolders:
         found: list[Path] = []
         for root in self.roots:
             for p in sorted(root.rglob("*")):
-                if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file():
+                # a symlink to a file outside the folders is no clip of theirs (typing its path is refused too)
+                if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file() and self.contains(p.resolve()):
                     found.append(p)
                     if len(found) >= limit:
                         return found

@@ -94,9 +94,7 @@ class StreamView:
     def action(self) -> str:
         """The current action and score, "no person in view", or '' before the first prediction."""
         p = self.prediction
-        if p is None:
-            return ""
-        return NO_PERSON if no_person(p) else f"{p.label} {p.score:.2f}"
+        return "" if p is None else label_text(p)
 
     def capture_note(self) -> str:
         """The capture rate, and when it is below the bundle's feature rate, what that does to a window.
@@ -180,6 +178,18 @@ class StreamView:
         )
 
 
+def label_text(p: Prediction) -> str:
+    """A prediction as the page says it: the steady label with its smoothed score, and, while another action
+    already leads the smoothed scores (the Top actions bars) but has not led for the hold time yet, that one too,
+    so the frame and the bars never tell two different stories."""
+    if no_person(p):
+        return NO_PERSON
+    text = f"{p.label} {p.score:.2f}"
+    if p.topk and p.topk[0][0] != p.label:
+        text += f" (held; {p.topk[0][0]} {p.topk[0][1]:.2f} leads)"
+    return text
+
+
 def _probs(p: Prediction, labels: list[str]) -> np.ndarray:
     if len(p.probs) == len(labels):
         return np.asarray(p.probs, np.float32)
@@ -224,7 +234,7 @@ def annotate(
     elif no_person(prediction):
         text, colour = NO_PERSON, IDLE_BGR
     else:
-        text, colour = f"{prediction.label}  {prediction.score:.2f}", LABEL_BGR
+        text, colour = label_text(prediction), LABEL_BGR
     text = f"{title}: {text}" if title else text
     _text_band(frame_bgr, 0, band, [text], 0.75 * scale, colour)
     if problem:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -220,10 +221,63 @@ def load_bundle(root: str | os.PathLike, check_hashes: bool = True, check_shapes
                 )
     if check_shapes:
         _check_shapes(root, manifest)
+        _check_head_labels(root, manifest)
     return Bundle(root=root, manifest=manifest)
 
 
+#: The head file's metadata key that holds its labels (written by export.head_export since the first exports).
+LABELS_METADATA = "actionstream.labels"
+
+
+def head_labels(path: Path) -> list[str] | None:
+    """The labels an ONNX head carries in its metadata (LABELS_METADATA), or None for a file without them (an
+    older export): the manifest's labels are only a copy, and a copy can be edited out of order."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        raw = sess.get_modelmeta().custom_metadata_map.get(LABELS_METADATA)
+    except Exception as exc:  # noqa: BLE001 - ORT's own exception types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise BundleError(f"{path}: not a loadable ONNX model ({first[:200]})") from exc
+    if raw is None:
+        return None
+    try:
+        labels = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}: its {LABELS_METADATA} metadata is not JSON ({exc}); re-export the head") from exc
+    if not isinstance(labels, list):
+        raise BundleError(f"{path}: its {LABELS_METADATA} metadata is not a list of labels; re-export the head")
+    return [str(x) for x in labels]
+
+
+def _check_head_labels(root: Path, m: Manifest) -> None:
+    """The manifest's labels against those inside the head files: the same names in the same order, or refused
+    (reversed labels would turn every SitDown into a JumpingJack without a single failed check)."""
+    for role in ("head", "head_int8"):
+        if role not in m.files:
+            continue
+        path = root / m.files[role].path
+        inside = head_labels(path)
+        if inside is None or inside == m.labels:
+            continue
+        if len(inside) != len(m.labels):
+            differ = f"{len(inside)} labels in the head, {len(m.labels)} in the manifest"
+        else:
+            i = next(i for i, (a, b) in enumerate(zip(inside, m.labels)) if a != b)
+            differ = f"output {i} is {inside[i]!r} in the head, {m.labels[i]!r} in the manifest"
+        raise BundleError(
+            f"{path}: the manifest's labels do not match the labels inside the head ({differ}); "
+            f"{MANIFEST} was edited or belongs to another head: restore it or re-export the head"
+        )
+
+
 def _check_shapes(root: Path, m: Manifest) -> None:
+    if m.extractor_kind == "pose":
+        _check_pose_shapes(root, m)
     for role in ("extractor", "extractor_int8"):
         if role not in m.files:
             continue
@@ -261,6 +315,50 @@ def _check_shapes(root: Path, m: Manifest) -> None:
             )
         if not m.labels:
             raise BundleError(f"{root / MANIFEST}: bundle has a head but no labels")
+
+
+def _check_pose_shapes(root: Path, m: Manifest) -> None:
+    """The pose files against the manifest's pose settings: input sizes, output sizes and the feature size.
+
+    Output sizes are counted per image (the runtime tells the outputs apart by size, not by name), so a file
+    converted another way (other names, NCHW) passes as long as the sizes are right.
+    """
+    from streaming.pose_spec import NUM_MODEL_LANDMARKS, PoseSpec
+
+    mpath = root / MANIFEST
+    try:
+        spec = PoseSpec.from_dict(m.pose)
+    except (TypeError, ValueError) as exc:
+        raise BundleError(f"{mpath}: bad pose settings ({exc}); re-export with `python -m export pose`") from exc
+    if m.feature_size != spec.feature_size:
+        raise BundleError(
+            f"{mpath}: feature_size {m.feature_size} but the pose settings give {spec.feature_size}-d features"
+        )
+    wanted = {
+        "pose_detector": (spec.det_size, {spec.num_boxes * (4 + 2 * spec.num_keypoints), spec.num_boxes}),
+        "pose_landmarks": (spec.lm_size, {NUM_MODEL_LANDMARKS * 5, 1}),
+    }
+    for role, (size, counts) in wanted.items():
+        path = root / m.files[role].path
+        ins, outs = _onnx_io(path)
+        in_shape = ins[0][1]
+        spatial = [d for d in in_shape[1:] if isinstance(d, int) and d != 3]
+        if len(ins) != 1 or len(in_shape) != 4 or any(d != size for d in spatial):
+            raise BundleError(
+                f"{path}: input {ins[0][0]} {in_shape} does not take {size}x{size}x3 images as the "
+                f"manifest's pose settings say; re-export with `python -m export pose`"
+            )
+        sizes = set()
+        for _, shape in outs:
+            per_image = shape[1:]
+            if all(isinstance(d, int) for d in per_image):
+                sizes.add(math.prod(per_image))
+        missing = counts - sizes
+        if missing:
+            raise BundleError(
+                f"{path}: no output of {' or '.join(str(c) for c in sorted(missing))} values per image "
+                f"(outputs {[(n, s) for n, s in outs]}); not a {role.replace('_', ' ')} model for these settings"
+            )
 
 
 def read_json_object(path: Path, error: type[Exception] = BundleError, not_object: str = "not a JSON object") -> dict:

@@ -14,10 +14,14 @@ import math
 import sys
 from pathlib import Path
 
+from streaming.annotated_video import save_videos
 from streaming.command import run_command
 from streaming.errors import ActionstreamError, BundleError
 from streaming.events import Metrics, Prediction, SourceState, Status
+from streaming.monitor import add_monitor_parser
 
+#: The states a stream ends in.
+TERMINAL = (SourceState.ENDED, SourceState.FAILED)
 #: Said after the engine load on a metrics line when the engine is at capacity.
 AT_CAPACITY_HINT = " (at capacity: fewer streams, --int8, or a GPU)"
 
@@ -114,14 +118,29 @@ def cmd_run(args) -> int:
         names.add(source.name)
         sources.append(source)
     engine = _engine(args)
+    videos = []
+    if args.save:  # annotated copies of what the engine sees: label, score, person
+        sources, videos = save_videos(sources, Path(args.save), engine)
     show = event_json if args.jsonl else event_text
     failed: dict[str, str] = {}  # stream -> why it failed
+    try:
+        return _follow_run(args, engine, sources, show, failed)
+    finally:
+        for video in videos:
+            video.close()
+
+
+def _follow_run(args, engine, sources, show, failed: dict[str, str]) -> int:
+    ended: dict[str, str] = {}  # stream -> its last word, once it ended or failed
+    predicted: set[str] = set()
     try:
         for event in engine.run_until_done(sources, duration_s=args.duration):
             if isinstance(event, Metrics) and args.no_metrics:
                 continue
-            if isinstance(event, Status) and event.warmup is None and event.state == SourceState.FAILED:
-                failed[event.stream] = event.reason
+            if isinstance(event, Prediction):
+                predicted.add(event.stream)
+            elif isinstance(event, Status) and event.warmup is None and event.state in TERMINAL:
+                ended[event.stream] = event.reason
             print(show(event), flush=True)
     except KeyboardInterrupt:
         engine.stop()
@@ -135,11 +154,17 @@ def cmd_run(args) -> int:
     if engine.error:
         print(f"error: {engine.error}", file=sys.stderr)
         return 1
-    if failed and len(failed) == len(sources):  # nothing ran: say why where a script looks for errors
-        for stream, reason in failed.items():
-            print(f"error: {stream}: {' '.join(reason.split()) or 'failed'}", file=sys.stderr)
-        return 1
-    return 0
+    # a source that ended without a prediction (failed, not a video, too short, cut short, too few frames) says
+    # why where a script looks for errors; when none gave one, the run failed
+    for stream, reason in ended.items():
+        if stream in predicted and reason.startswith("cut short"):  # predictions on the part before the cut
+            print(f"warning: {stream}: {' '.join(reason.split())}", file=sys.stderr)
+    failed.update((stream, reason) for stream, reason in ended.items() if stream not in predicted)
+    nothing = len(failed) == len(sources)
+    for stream, reason in failed.items():
+        said = " ".join(reason.split()) or "ended without a prediction"
+        print(f"{'error' if nothing else 'warning'}: {stream}: {said}", file=sys.stderr)
+    return 1 if failed and nothing else 0
 
 
 def cmd_replay(args) -> int:
@@ -221,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jsonl", action="store_true", help="one JSON object per line per event")
     run.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     run.add_argument("--no-metrics", action="store_true", help="leave out the periodic metrics lines")
+    run.add_argument(
+        "--save", metavar="OUT.mp4", help="also write an annotated video (one per source: OUT-<stream>.mp4)"
+    )
     run.set_defaults(func=cmd_run)
     rep = sub.add_parser("replay", help="replay clips as streams through the engine and score them")
     _common(rep)
@@ -239,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-offline", action="store_true", help="skip the offline comparison (halves the work)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_replay)
+    add_monitor_parser(sub)  # monitor --config cameras.toml [--check]
     return ap
 
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,10 @@ log = logging.getLogger("actionstream")
 LATENCY_SAMPLES = 256
 #: Longest the worker sleeps with nothing to do (it also wakes for metrics and on every frame).
 IDLE_WAIT_S = 0.5
+#: Features more than this many feature periods apart come from a source slower than the bundle's feature rate;
+#: SLOW_FEATURES_IN_A_ROW of them in a row and the stream is told so, once (until the rate recovers).
+SLOW_INTERVAL_PERIODS = 1.5
+SLOW_FEATURES_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,9 @@ class _Stream:
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLES))
     mark_captured: int = 0  # counters at the last metrics event
     mark_features: int = 0
+    last_t: float | None = None  # stream time of the newest feature
+    slow_run: int = 0  # features in a row that came too long after the one before
+    slow_note: str = ""  # what was said about a source too slow for the feature rate ('' when it is not)
 
 
 @dataclass(frozen=True)
@@ -392,19 +399,65 @@ class Engine:
         more = any(st.source.pending() > 0 for st in streams)
         self._extract()
         ending = [st for st in streams if st.source.ended]
+        last_words = {}
         for st in ending:
             self._take_statuses(st)
             due = st.window.finish()  # a short stream's one (looped) window, or the stream's last seconds
+            if due is Due.PARTIAL and st.source.truncated:
+                due = Due.NOTHING  # the part of an action before a cut, looped, is not the action
             if due is not Due.NOTHING:
                 self._queue_window(st, partial=due is Due.PARTIAL)
+            last_words[st.id] = self._no_prediction_reason(st) if st.predictions == 0 and due is Due.NOTHING else ""
         self._flush_head()
         for st in ending:
             st.finished = True
-            self._fanout.publish(st.terminal or Status(stream=st.id, state=st.source.state, reason=st.source.reason))
+            end = st.terminal or Status(stream=st.id, state=st.source.state, reason=st.source.reason)
+            if last_words[st.id]:
+                end = replace(end, reason=f"{end.reason}; no prediction: {last_words[st.id]}")
+            self._fanout.publish(end)
         if ending:
             with self._lock:
                 self._update_done_locked()
         return more
+
+    def _no_prediction_reason(self, st: _Stream) -> str:
+        """Why a stream that ended never got a prediction ('' when it simply had no frame)."""
+        rate, win = self.feature_rate, st.window
+        held = f"{win.count} frame{'s' if win.count != 1 else ''} at {rate:g} features/s ({win.count / rate:.1f} s)"
+        if st.slow_note:
+            return st.slow_note
+        if win.too_short:
+            return (
+                f"too short to hold an action: {held}, where the model needs at least {win.min_partial / rate:.1f} s "
+                f"(its window is {self.window / rate:.1f} s)"
+            )
+        if st.source.truncated and win.count:
+            return f"the file was cut short after {held}, less than one {self.window / rate:.1f} s window"
+        return ""
+
+    def _check_rate(self, st: _Stream, t: float) -> None:
+        """Say, once, when a source delivers fewer frames than the bundle's feature rate: windows then span more
+        seconds than in training, and with frames over GAP_RESET_S apart no window ever fills."""
+        dt = t - st.last_t if st.last_t is not None else 0.0
+        st.last_t = t
+        if dt <= SLOW_INTERVAL_PERIODS / self.feature_rate:
+            st.slow_run, st.slow_note = 0, ""
+            return
+        st.slow_run += 1
+        if st.slow_run < SLOW_FEATURES_IN_A_ROW or st.slow_note:
+            return
+        need = f"the model needs {self.feature_rate:g} frames per second"
+        if dt > st.window.gap_reset_s:
+            st.slow_note = (
+                f"too few frames: the source delivers one every {dt:.1f} s and {need}; a gap over "
+                f"{st.window.gap_reset_s:g} s restarts its window, so none ever fills (no prediction)"
+            )
+        else:
+            st.slow_note = (
+                f"too few frames: the source delivers {1 / dt:.1f} per second and {need}; each window spans "
+                f"{self.window * dt:.0f} s instead of {self.window / self.feature_rate:.0f} s"
+            )
+        self._fanout.publish(Status(stream=st.id, state=st.state, reason=st.slow_note))
 
     def _update_done_locked(self) -> None:
         if all(st.finished for st in self._streams.values()):
@@ -437,6 +490,7 @@ class Engine:
     def _add_feature(self, st: _Stream, frame: Frame, feat: np.ndarray, person: Person | None) -> None:
         st.latest_person = person
         st.newest_captured_at = frame.captured_at
+        self._check_rate(st, frame.t)
         update = st.window.push(feat, frame.t, (person is not None) if self.extractor.finds_people else None)
         if update.restarted:
             st.smoother.reset()

@@ -30,7 +30,7 @@ import numpy as np
 from streaming.errors import SourceError
 from streaming.events import SourceState, Status
 from streaming.sampler import RateSampler
-from streaming.video import FALLBACK_FPS, FrameReader
+from streaming.video import FALLBACK_FPS, FrameReader, opencv_log_at_most
 
 log = logging.getLogger("actionstream")
 
@@ -44,6 +44,9 @@ REPLAY_QUEUE_BYTES = 256 << 20
 MIN_REPLAY_QUEUE_FRAMES = 4
 #: Status changes kept for a consumer that has not collected them yet (older ones are discarded).
 STATUS_BACKLOG = 64
+#: A local camera that sends no frame for this long is taken as lost and reopened (a network camera has its own
+#: read timeout).
+CAMERA_READ_TIMEOUT_S = 5.0
 NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
 TERMINAL_STATES = (SourceState.ENDED, SourceState.FAILED)
 
@@ -85,6 +88,7 @@ class Source:
         self.queue_bytes = queue_bytes
         self.drop_oldest = drop_oldest
         self.latest: Frame | None = None
+        self.truncated = False  # ended before its data did (a file cut short): its last window is not whole
         self._sampler: RateSampler | None = None
         self._frames: deque[Frame] = deque()
         self._cond = threading.Condition()
@@ -278,14 +282,69 @@ class FileSource(Source):
             if not self.loop or last_t is None or self._stop.is_set():
                 break
             offset += last_t + 1.0 / (reader.info.fps or FALLBACK_FPS)
+        self.truncated = reader.truncated
         self._set_state(SourceState.ENDED, reader.end_reason or "end of file")
+
+
+class _Reader:
+    """One open VideoCapture, read by its own thread, so that a read that blocks (a frozen camera) cannot hold
+    the source's state: the supervising thread abandons it after the read timeout, and from then on nothing it
+    reads is handed out (OpenCV returns the frames it still held after its own timeout: old frames, which would
+    otherwise go out with new timestamps). The thread releases the capture when its last read returns."""
+
+    def __init__(self, cap: cv2.VideoCapture, name: str, read_timeout_s: float, on_frame, news: threading.Event):
+        self.cap = cap
+        self.read_timeout_s = read_timeout_s
+        self.on_frame = on_frame  # called with (image, now, first) under self.lock, never after abandon()
+        self.news = news  # set when the reader ends
+        self.lock = threading.Lock()
+        self.frames = 0
+        self.last_at = time.monotonic()  # when the last frame came (or the capture opened)
+        self.ended = False  # the capture said the stream ended or failed
+        self.abandoned = False
+        self.thread = threading.Thread(target=self._run, name=f"reader-{name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def abandon(self) -> None:
+        """Hand out nothing more from this capture (its thread leaves when OpenCV's read returns)."""
+        with self.lock:
+            self.abandoned = True
+
+    def _run(self) -> None:
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    ok, image = self.cap.read()
+                except cv2.error:
+                    ok, image = False, None
+                now = time.monotonic()
+                with self.lock:
+                    if self.abandoned:
+                        return
+                    if not ok or image is None:
+                        self.ended = True
+                        return
+                    if now - started > self.read_timeout_s:  # held back by a stall: a frame from before it
+                        self.abandoned = True
+                        return
+                    self.frames += 1
+                    self.last_at = now
+                    self.on_frame(image, now, self.frames == 1)
+        finally:
+            self.cap.release()
+            self.news.set()
 
 
 class _CaptureSource(Source):
     """A cv2.VideoCapture that may drop out: reopened with exponential backoff, its state reported.
 
-    Stream time is the monotonic time since the first frame, so it keeps running across reconnects (the gap
-    shows, and the engine restarts the window instead of joining features from both sides of it).
+    Frames are read by a `_Reader` thread per connection; this source's own thread watches it, and a connection
+    that sends no frame for `read_timeout_s` is given up at once (state reconnecting), whatever OpenCV's read is
+    still waiting for. Stream time is the monotonic time since the first frame, so it keeps running across
+    reconnects (the gap shows, and the engine restarts the window instead of joining features from both sides).
     """
 
     def __init__(
@@ -294,15 +353,22 @@ class _CaptureSource(Source):
         backoff_initial_s: float,
         backoff_max_s: float,
         retry_first_open: bool,
+        read_timeout_s: float,
         queue_frames: int = LIVE_QUEUE_FRAMES,
     ):
         if not 0 < backoff_initial_s <= backoff_max_s:
             raise ValueError(f"need 0 < backoff_initial_s <= backoff_max_s, got {backoff_initial_s}, {backoff_max_s}")
+        if not read_timeout_s > 0:
+            raise ValueError(f"read_timeout_s must be positive, got {read_timeout_s}")
         super().__init__(name, queue_frames, drop_oldest=True)
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.retry_first_open = retry_first_open
+        self.read_timeout_s = read_timeout_s
         self.reconnects = 0
+        self._news = threading.Event()  # a reader ended, or stop was requested
+        self._been_live = False
+        self._t0: float | None = None
 
     def _open(self) -> cv2.VideoCapture | None:
         raise NotImplementedError
@@ -313,40 +379,57 @@ class _CaptureSource(Source):
     def _describe(self) -> str:
         raise NotImplementedError
 
+    def request_stop(self) -> None:
+        super().request_stop()
+        self._news.set()
+
+    def _on_frame(self, image: np.ndarray, now: float, first: bool) -> None:
+        if self._t0 is None:
+            self._t0 = now
+        if first:
+            self._set_state(SourceState.LIVE, "reconnected" if self._been_live else "connected")
+            self._been_live = True
+        self._emit(image, now - self._t0, now)
+
+    def _follow(self, cap: cv2.VideoCapture) -> tuple[bool, str]:
+        """Read one connection until it ends, stalls or the source stops: (got a frame, what went wrong)."""
+        self._news.clear()
+        reader = _Reader(cap, self.name, self.read_timeout_s, self._on_frame, self._news)
+        reader.start()
+        while not self._stop.is_set():
+            with reader.lock:
+                ended, abandoned, last_at = reader.ended, reader.abandoned, reader.last_at
+            if ended or abandoned:
+                break
+            wait = last_at + self.read_timeout_s - time.monotonic()
+            if wait <= 0:
+                break
+            self._news.wait(wait)
+            self._news.clear()
+        reader.abandon()
+        if self._stop.is_set():  # let it release the capture before we end: a process must not exit mid-read
+            reader.thread.join(self.read_timeout_s)
+        got_frame = reader.frames > 0
+        if reader.ended:
+            problem = "stream lost (connection closed)" if got_frame else f"{self._describe()} opened but sent no frame"
+        else:
+            problem = f"no frame for {self.read_timeout_s:g} s (stream frozen or lost)"
+        return got_frame, problem
+
     def _run(self) -> None:
         backoff = self.backoff_initial_s
-        been_live = False
-        t0: float | None = None
         self._set_state(SourceState.CONNECTING, f"opening {self._describe()}")
         while not self._stop.is_set():
             cap = self._open()
-            got_frame = False
             if cap is None:
-                problem = self._open_failure()
+                got_frame, problem = False, self._open_failure()
             else:
-                try:
-                    while not self._stop.is_set():
-                        ok, image = cap.read()
-                        if not ok or image is None:
-                            break
-                        now = time.monotonic()
-                        if t0 is None:
-                            t0 = now
-                        if not got_frame:
-                            got_frame, backoff = True, self.backoff_initial_s
-                            self._set_state(SourceState.LIVE, "reconnected" if been_live else "connected")
-                            been_live = True
-                        self._emit(image, now - t0, now)
-                finally:
-                    cap.release()
-                problem = (
-                    "stream lost (connection closed or no frame within the read timeout)"
-                    if got_frame
-                    else f"{self._describe()} opened but sent no frame"
-                )
+                got_frame, problem = self._follow(cap)
+            if got_frame:
+                backoff = self.backoff_initial_s
             if self._stop.is_set():
                 return
-            if not been_live and not self.retry_first_open:
+            if not self._been_live and not self.retry_first_open:
                 self._set_state(SourceState.FAILED, problem)
                 return
             self.reconnects += 1
@@ -368,10 +451,11 @@ class CameraSource(_CaptureSource):
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 10.0,
         retry_first_open: bool = False,
+        read_timeout_s: float = CAMERA_READ_TIMEOUT_S,
     ):
         if index < 0:
             raise SourceError(f"camera index must be >= 0, got {index}")
-        super().__init__(name or f"camera{index}", backoff_initial_s, backoff_max_s, retry_first_open)
+        super().__init__(name or f"camera{index}", backoff_initial_s, backoff_max_s, retry_first_open, read_timeout_s)
         self.index = index
         self.width, self.height = width, height
 
@@ -379,7 +463,8 @@ class CameraSource(_CaptureSource):
         return f"camera {self.index}"
 
     def _open(self) -> cv2.VideoCapture | None:
-        cap = cv2.VideoCapture(self.index)
+        with opencv_log_at_most(cv2.utils.logging.LOG_LEVEL_SILENT):  # a missing index: our state line says it
+            cap = cv2.VideoCapture(self.index)
         if not cap.isOpened():
             cap.release()
             return None
@@ -441,10 +526,11 @@ class NetworkSource(_CaptureSource):
             raise SourceError(f"{safe_url(url)}: malformed URL (no host)")
         if open_timeout_s <= 0 or read_timeout_s <= 0:
             raise ValueError("open_timeout_s and read_timeout_s must be positive")
-        super().__init__(name or url_stream_name(url), backoff_initial_s, backoff_max_s, retry_first_open)
+        super().__init__(
+            name or url_stream_name(url), backoff_initial_s, backoff_max_s, retry_first_open, read_timeout_s
+        )
         self.url = url
         self.open_timeout_s = open_timeout_s
-        self.read_timeout_s = read_timeout_s
 
     def _describe(self) -> str:
         return safe_url(self.url)

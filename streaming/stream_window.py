@@ -15,6 +15,7 @@ without any model:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -27,6 +28,10 @@ from streaming.sampler import loop_to_window
 #: features from both sides of a gap do not make one 4-second action. The same bound applies to a stretch with
 #: nobody in view (pose extractors): when a person appears after it, their window starts afresh.
 GAP_RESET_S = 2.0
+#: A stream that ends before its first full window is classified on what it has, looped (as training fills short
+#: clips), only if that is at least this share of a window (1 s of a 4 s window): one frame looped forty times is
+#: no action, and its "prediction" would be the model's guess on a still picture.
+MIN_PARTIAL_SHARE = 0.25
 
 
 class Due(Enum):
@@ -63,6 +68,7 @@ class StreamWindow:
         self.window = window
         self.hop = hop
         self.gap_reset_s = gap_reset_s
+        self.min_partial = max(1, math.ceil(window * MIN_PARTIAL_SHARE))  # features a looped window needs
         self.ring = RingBuffer(window, dim)
         self.features = 0  # features ever pushed
         self.windows = 0  # windows ever taken
@@ -83,6 +89,11 @@ class StreamWindow:
     @property
     def full(self) -> bool:
         return self.ring.full
+
+    @property
+    def too_short(self) -> bool:
+        """Never a window, and too few features for a looped one (MIN_PARTIAL_SHARE): nothing to classify."""
+        return self.windows == 0 and 0 < self.ring.count < self.min_partial
 
     def restart_next(self, why: str) -> None:
         """Restart the window before the next feature (a reconnected source), if the stream had any frame."""
@@ -122,9 +133,10 @@ class StreamWindow:
 
     def finish(self) -> Due:
         """The stream ended: its last seconds as a last full window (as training's last window of a clip), or,
-        for a stream that never filled one, what it has, looped (as training fills short clips)."""
+        for a stream that never filled one, what it has, looped (as training fills short clips), when that is at
+        least `min_partial` features (see `too_short`)."""
         if self.windows == 0:
-            return Due.PARTIAL if self.ring.count > 0 else Due.NOTHING
+            return Due.PARTIAL if self.ring.count >= self.min_partial else Due.NOTHING
         if self.ring.full and self._since_window > 0:
             return Due.WINDOW
         return Due.NOTHING

@@ -121,6 +121,7 @@ class TappedSource(Source):
                     else:
                         self._set_state(status.state, status.reason)
                 if terminal is not None and inner.ended:
+                    self.truncated = inner.truncated  # a file cut short: its last window is not looped
                     self._set_state(terminal.state, terminal.reason)
                     return
         finally:

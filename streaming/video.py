@@ -21,6 +21,7 @@ import struct
 import subprocess
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,22 @@ def quiet_ffmpeg_log() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", FFMPEG_LOGLEVEL_QUIET)
 
 
+@contextmanager
+def opencv_log_at_most(level: int) -> Iterator[None]:
+    """OpenCV's log level lowered to `level` for the block (never raised), for an open whose failure we report
+    ourselves in one line: its own "[ WARN:0@..]" or "[ERROR:0@..]" line would say the same, worse. The level is
+    process-wide, so such blocks take turns."""
+    with _OPEN_LOCK:
+        before = cv2.utils.logging.getLogLevel()
+        if before > level:
+            cv2.utils.logging.setLogLevel(level)
+        try:
+            yield
+        finally:
+            if before > level:
+                cv2.utils.logging.setLogLevel(before)
+
+
 def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
     """Open a video file with OpenCV's FFmpeg backend; raise SourceError naming the file and the problem.
 
@@ -119,17 +136,13 @@ def open_capture(path: str | os.PathLike) -> cv2.VideoCapture:
         raise SourceError(f"{p}: cannot be opened as a video (the file is empty, 0 bytes)")
     if not os.access(p, os.R_OK):
         raise SourceError(f"{p}: cannot be read (permission denied)")
+    image = still_image_kind(p)
+    if image:  # FFmpeg opens it as a one-frame video: a "prediction" on it would be a guess on a still picture
+        raise SourceError(f"{p}: a {image} image, not a video; give a video file, a camera or a stream URL")
     quiet_ffmpeg_log()
-    with _OPEN_LOCK:
-        level = cv2.utils.logging.getLogLevel()
-        if level > cv2.utils.logging.LOG_LEVEL_ERROR:
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-        try:
-            # absolute: FFmpeg reads a relative "cam1:2024.mp4" as protocol "cam1"
-            cap = cv2.VideoCapture(os.path.abspath(p), cv2.CAP_FFMPEG)
-        finally:
-            if level > cv2.utils.logging.LOG_LEVEL_ERROR:
-                cv2.utils.logging.setLogLevel(level)
+    with opencv_log_at_most(cv2.utils.logging.LOG_LEVEL_ERROR):
+        # absolute: FFmpeg reads a relative "cam1:2024.mp4" as protocol "cam1"
+        cap = cv2.VideoCapture(os.path.abspath(p), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise SourceError(f"{p}: cannot be opened as a video ({diagnose(p)})")
@@ -557,6 +570,28 @@ def declared_size(path: str | os.PathLike) -> int | None:
     except OSError:
         return None
     return None
+
+
+#: Still-image formats by their first bytes. JPEG is not among them: a raw MJPEG stream starts as a JPEG does
+#: (a single JPEG, one frame, ends as too short to hold an action).
+_STILL_IMAGES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def still_image_kind(path: str | os.PathLike) -> str:
+    """'PNG', 'BMP', 'TIFF' or 'WebP' when the file's bytes are a still image ('' otherwise)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return ""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _STILL_IMAGES if head.startswith(magic)), "")
 
 
 def _has_video_track(f, moov_start: int, moov_end: int) -> bool:
