@@ -31,7 +31,10 @@ from streaming.errors import ActionstreamError
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="demo_app.py", description="actionstream dashboard (Gradio)")
     ap.add_argument(
-        "--bundle", type=Path, default=default_bundle_path(), help="model bundle folder (default: models/demo)"
+        "--bundle",
+        type=Path,
+        default=default_bundle_path(),
+        help="model bundle folder (default: models/people; models/demo is the stick-figure demo)",
     )
     ap.add_argument(
         "--clips",
@@ -84,8 +87,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.max_sessions < 1:
         raise ActionstreamError("--max-sessions must be at least 1")
     folders = ClipFolders(args.clips)
-    catalog = SourceCatalog(find_clips(folders, available_demo_clip()), folders)
     engine = Engine(args.bundle, EngineConfig(device=args.device, int8=args.int8))
+    # the synthetic stick-figure clip holds no person: offer it only to models that do not look for people
+    demo_clip = None if engine.extractor.finds_people else available_demo_clip()
+    catalog = SourceCatalog(find_clips(folders, demo_clip), folders)
     try:
         dash = Dashboard(engine, catalog, AlertLog(args.alerts_log), args.bundle)
         demo = build_ui(dash, max_sessions=args.max_sessions)

@@ -62,6 +62,8 @@ class Manifest:
     sampling: Sampling = field(default_factory=Sampling)
     extractor_kind: str = "cnn"
     pose: dict[str, Any] = field(default_factory=dict)  # the pose pipeline's settings (streaming.pose_spec)
+    #: Below this smoothed score the engine says "no clear action" instead of a label (0: always a label).
+    open_set_threshold: float = 0.0
     parity: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -98,6 +100,8 @@ class Manifest:
         ]
         if self.extractor_kind == "cnn":  # cnn manifests read exactly as before the pose kind existed
             order = [k for k in order if k not in ("extractor_kind", "pose")]
+        if self.open_set_threshold > 0:
+            order.insert(order.index("labels") + 1, "open_set_threshold")
         return {k: d[k] for k in order}
 
     @classmethod
@@ -119,6 +123,7 @@ class Manifest:
                 sampling=sampling_from_manifest(d),
                 extractor_kind=str(d.get("extractor_kind", "cnn")),
                 pose=dict(d.get("pose", {})),
+                open_set_threshold=_threshold(d.get("open_set_threshold", 0.0)),
                 parity=dict(d.get("parity", {})),
                 probe=dict(d.get("probe", {})),
                 provenance=dict(d.get("provenance", {})),
@@ -126,6 +131,13 @@ class Manifest:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{where}: malformed manifest ({type(exc).__name__}: {exc})") from exc
+
+
+def _threshold(value: Any) -> float:
+    value = float(value)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"open_set_threshold must be in [0, 1), got {value}")
+    return value
 
 
 def sampling_to_manifest(sampling: Sampling) -> dict:

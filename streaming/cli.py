@@ -80,7 +80,7 @@ def _bundle_arg(value: str | None) -> Path:
     path = default_bundle_path()
     if not (path / "manifest.json").is_file():
         raise BundleError(
-            f"no --bundle given and the demo model {path} is missing; run `make demo-model` or pass --bundle DIR"
+            f"no --bundle given and the bundled model {path} is missing; reinstall actionstream or pass --bundle DIR"
         )
     return path
 
@@ -210,7 +210,10 @@ def cmd_replay(args) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bundle", help="model bundle folder (default: the demo model, models/demo)")
+    p.add_argument(
+        "--bundle",
+        help="model bundle folder (default: the people model, models/people; models/demo knows the demo clip)",
+    )
     p.add_argument(
         "--device",
         default="auto",

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from streaming.errors import SourceError
 
+#: The default model: everyday actions of real people from body landmarks (models/people).
+PEOPLE_BUNDLE_NAME = "people"
+#: The stick-figure demo model and its synthetic stream (models/demo).
 DEMO_BUNDLE_NAME = "demo"
 DEMO_CLIP_NAME = "demo.avi"
 
@@ -24,7 +27,15 @@ def models_dir() -> Path:
 
 
 def default_bundle_path() -> Path:
-    """The bundle used when none is given."""
+    """The bundle used when none is given: the people model, else (a checkout without it) the demo model."""
+    for name in (PEOPLE_BUNDLE_NAME, DEMO_BUNDLE_NAME):
+        if (models_dir() / name / "manifest.json").is_file():
+            return models_dir() / name
+    return models_dir() / PEOPLE_BUNDLE_NAME
+
+
+def demo_bundle_path() -> Path:
+    """The stick-figure demo model, the one that knows the demo clip's actions."""
     return models_dir() / DEMO_BUNDLE_NAME
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from streaming.bundle import Bundle, Manifest, load_bundle
 from streaming.errors import SourceError
-from streaming.events import Event, Metrics, Prediction, SourceState, Status
+from streaming.events import NO_CLEAR_ACTION, Event, Metrics, Prediction, SourceState, Status
 from streaming.extractor import AnyExtractor, ExtractorState, FrameBatch, open_extractor
 from streaming.fanout import Fanout, Subscription, follow
 from streaming.head import Head
@@ -161,6 +161,8 @@ class Engine:
         )
         self.head = Head(self.bundle, int8=config.int8_head, device=config.device, threads=config.threads)
         self.labels: list[str] = list(self.manifest.labels)
+        #: a smoothed score under this is shown as "no clear action", never as a confident-looking label
+        self.open_set_threshold = self.manifest.open_set_threshold
         self.window = self.manifest.sampling.window
         self.feature_rate = float(self.manifest.sampling.feature_rate)
         self.hop = max(1, round(config.hop_s * self.feature_rate))  # features between predictions
@@ -544,10 +546,11 @@ class Engine:
                 label, score, smoothed = st.smoother.update(p, q.t)
                 top = np.argsort(-smoothed)[: self.topk]
                 raw = int(np.argmax(p))
+                shown = self.labels[label] if score >= self.open_set_threshold else NO_CLEAR_ACTION
                 pred = Prediction(
                     stream=st.id,
                     t=float(q.t),
-                    label=self.labels[label],
+                    label=shown,
                     score=score,
                     topk=[(self.labels[i], float(smoothed[i])) for i in top],
                     latency_ms=latency_ms,

@@ -17,6 +17,10 @@ class SourceState(str, Enum):
     FAILED = "failed"
 
 
+#: The label a prediction carries when no class is confident enough (below the bundle's open_set_threshold).
+NO_CLEAR_ACTION = "no clear action"
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One classified window of one stream.

@@ -130,3 +130,21 @@ def test_velocity_head_shapes():
     out = np.asarray(inner(x))
     assert np.allclose(out[:, :, :40], x)
     assert np.allclose(out[:, 0, 40:], 0) and np.allclose(out[:, 1:, 40:], np.diff(x, axis=1), atol=1e-6)
+
+
+def test_closeup_framing_keeps_the_person_with_the_hips_out_of_view():
+    """A head-and-shoulders close-up (ApplyEyeMakeup): BlazePose still finds the person, the hips are below."""
+    found, hips_out = [], []
+    for seed in range(6):
+        clip = synthesize_clip("Idle", seed, framing="closeup")
+        found.append(clip.present.mean())
+        hips_out.append((clip.clean[:, [23, 24], 1] > clip.view.height).mean())
+    assert np.mean(found) > 0.75 and np.mean(hips_out) > 0.6
+
+
+def test_framing_draws_follow_the_class_probabilities():
+    rng = np.random.default_rng(0)
+    idle = [motion_dataset.draw_framing("Idle", rng) for _ in range(2000)]
+    kick = [motion_dataset.draw_framing("Kick", rng) for _ in range(2000)]
+    assert abs(idle.count("closeup") / 2000 - motion_dataset.CLOSEUP_PROB["Idle"]) < 0.04
+    assert "closeup" not in kick and abs(kick.count("upper") / 2000 - 0.05) < 0.02

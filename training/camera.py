@@ -18,8 +18,9 @@ import numpy as np
 
 #: Frame sizes of webcams, phones and the UCF101 clips (w, h); the features are in pixels, so aspect matters.
 FRAME_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720), (320, 240), (1920, 1080), (480, 640))
-#: Framings: the whole body in view, or a desk webcam (head to about the hips; legs out of frame).
-FRAMINGS = ("full", "upper")
+#: Framings: the whole body in view, a desk webcam (head to about the hips; legs out of frame), or a close-up
+#: (head and shoulders, the hips below the frame: someone at a mirror, a video call, UCF101's ApplyEyeMakeup).
+FRAMINGS = ("full", "upper", "closeup")
 
 
 @dataclass(frozen=True)
@@ -86,28 +87,32 @@ def random_view(
 ) -> CameraView:
     """A plausible camera looking at `target` (world point, metres) so that `span_m` metres of body fill the frame.
 
-    full: any azimuth (people face anywhere), elevation -10..35 deg, 45-90 deg lenses, the span filling 45-90 % of
-    the frame (the caller includes how far the person travels). upper: a desk or laptop webcam: near-frontal,
-    55-80 deg lens, close, `span_m` (head to hips) filling 80-130 % of the frame height: legs below the frame.
+    full: any azimuth, half the time near-frontal (sd 30 deg), elevation -10..35 deg, 45-90 deg lenses, the
+    span filling 45-90 % of the frame (the caller includes how far the person travels). upper: a desk or
+    laptop webcam: near-frontal, 55-80 deg lens, close, `span_m` (head to hips) filling 80-130 % of the frame
+    height: legs below the frame.
+    closeup: as upper, but `span_m` (the caller's head-and-shoulders span) fills 70-110 % of the frame height,
+    so the hips and often the elbows are out of the frame.
     """
     if framing not in FRAMINGS:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
     width, height = FRAME_SIZES[int(rng.integers(len(FRAME_SIZES)))]
     roll = float(np.clip(rng.normal(0.0, 3.0), -12.0, 12.0))
-    if framing == "upper":
+    if framing in ("upper", "closeup"):
         hfov = math.radians(rng.uniform(55.0, 80.0))
         azimuth = float(rng.normal(0.0, 15.0))
         elevation = float(rng.uniform(-10.0, 20.0))
-        fill = rng.uniform(0.8, 1.3)
+        fill = rng.uniform(0.8, 1.3) if framing == "upper" else rng.uniform(0.7, 1.1)
         offset = (float(rng.normal(0.0, 0.06)), float(rng.normal(0.05, 0.05)))
     else:
         hfov = math.radians(rng.uniform(45.0, 90.0))
-        azimuth = float(rng.uniform(-180.0, 180.0))
+        # people face anywhere, but a camera set up to watch someone mostly sees them from the front
+        azimuth = float(rng.normal(0.0, 30.0)) if rng.random() < 0.5 else float(rng.uniform(-180.0, 180.0))
         elevation = float(rng.uniform(-10.0, 35.0))
         fill = rng.uniform(0.45, 0.9)
         offset = (float(rng.normal(0.0, 0.08)), float(rng.normal(0.0, 0.05)))
     focal = (width / 2) / math.tan(hfov / 2)
-    frame_px = height if framing == "upper" else min(height, width)  # a portrait phone shows more body
+    frame_px = min(height, width) if framing == "full" else height  # a portrait phone shows more body
     distance = max(0.35, focal * span_m / (fill * frame_px))
     return CameraView(
         azimuth_deg=azimuth,

@@ -87,6 +87,34 @@ TORSO_M = 0.453
 #: part of the measured spread is the model's own per-frame error, which landmark_noise adds separately.
 BODY_RATIO_SPREAD = 0.05
 
+#: Other skeleton conventions, as the same ratios: Kinect v1's joints (UTKinect, MSR Action3D) put the hip and
+#: shoulder centres close together, so against that short torso the legs, arms and head look long (and MSR's
+#: hips wide). Medians of the 2D bone lengths over all frames of the development subjects 1-5 of each set
+#: (near-frontal views; 2D slightly under 3D). Used only to vary the training bodies (random_body), so that
+#: a head does not mistake a convention for a pose; the product's own convention stays BODY_RATIOS.
+KINECT_CONVENTIONS: dict[str, dict[str, float]] = {
+    "utkinect": {
+        "shoulder_width": 0.867,
+        "hip_width": 0.381,
+        "upper_arm": 0.666,
+        "forearm": 0.612,
+        "thigh": 1.172,
+        "shin": 0.876,
+        "nose": 0.825,
+    },
+    "msr": {
+        "shoulder_width": 1.005,
+        "hip_width": 0.934,
+        "upper_arm": 0.748,
+        "forearm": 0.802,
+        "thigh": 1.518,
+        "shin": 1.077,
+        "nose": 0.886,
+    },
+}
+#: Share of training bodies moved part of the way towards another convention.
+CONVENTION_PROB = 0.5
+
 #: Joint-angle channels of the skeleton, all in degrees except root_x, root_z, lift (metres).
 CHANNELS: tuple[str, ...] = (
     "yaw",  # facing direction of the whole body about the vertical
@@ -142,10 +170,22 @@ class Body:
         return asdict(self)
 
 
-def random_body(rng: np.random.Generator) -> Body:
-    """A person: torso 0.36-0.55 m (children to tall adults) and the measured ratios with person-to-person spread."""
+def random_body(rng: np.random.Generator, convention_prob: float = CONVENTION_PROB) -> Body:
+    """A person: torso 0.36-0.55 m (children to tall adults) and the measured ratios with person-to-person spread.
+
+    With `convention_prob`, the ratios move part of the way (uniform) towards another skeleton convention (a
+    random point between the KINECT_CONVENTIONS), the legs keeping their length in metres: a head that has seen
+    only one convention reads another one's long legs and high head as a different pose.
+    """
     torso = float(np.clip(TORSO_M * rng.normal(1.0, 0.08), 0.36, 0.55))
     ratio = {k: v * float(np.clip(rng.normal(1.0, BODY_RATIO_SPREAD), 0.85, 1.15)) for k, v in BODY_RATIOS.items()}
+    if rng.random() < convention_prob:
+        a, b = rng.random(), rng.random()
+        first, second = KINECT_CONVENTIONS.values()
+        other = {k: first[k] * (1 - b) + second[k] * b for k in BODY_RATIOS}
+        legs = ratio["thigh"] + ratio["shin"]
+        ratio = {k: v * (1 - a) + other[k] * a * (ratio[k] / BODY_RATIOS[k]) for k, v in ratio.items()}
+        torso *= legs / (ratio["thigh"] + ratio["shin"])
     return Body(torso=torso, **{k: torso * v for k, v in ratio.items()})
 
 
@@ -444,7 +484,7 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     if sitting:
         _sit(p, rng)
     a, b = _sides(rng)
-    arms = (a, b) if rng.random() < 0.2 else (a,)
+    arms = (a, b) if rng.random() < 0.35 else (a,)  # real sets wave with both hands as often as not
     rise = rng.uniform(0.3, 0.8)
     waving = rng.uniform(1.2, 3.2)
     start = rng.uniform(-0.3, max(0.0, seconds - waving - 2 * rise))
@@ -453,18 +493,18 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         up = ramp(t, start, rise)
     freq = rng.uniform(1.2, 3.0)
     amp = rng.uniform(15, 35)
-    whole_arm = rng.random() < 0.3
+    whole_arm = rng.random() < 0.45
     ph = rng.uniform(0, 6.3)
     for s in arms:
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
         wig = amp * oscillate(t, freq, ph) * up
         if whole_arm:  # arm up and straight, sweeping sideways
-            target = {"flex": rng.uniform(110, 160), "abd": rng.uniform(20, 50) + wig, "elbow": rng.uniform(5, 30)}
+            target = {"flex": rng.uniform(115, 170), "abd": rng.uniform(20, 50) + wig, "elbow": rng.uniform(5, 30)}
             target["twist"] = 0.0
-        else:  # upper arm out to the side, forearm up, swinging at the elbow
+        else:  # upper arm out to the side or up, forearm up, swinging at the elbow; the hand often above the head
             target = {
                 "flex": rng.uniform(0, 40),
-                "abd": rng.uniform(55, 100),
+                "abd": rng.uniform(60, 135),
                 "elbow": rng.uniform(70, 110) + wig,
                 "twist": rng.uniform(70, 100),
             }
@@ -486,13 +526,14 @@ def _clap(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     freq = rng.uniform(1.5, 4.0)
     high = rng.uniform(25, 60) if rng.random() < 0.8 else rng.uniform(70, 100)
     amp = rng.uniform(12, 25)
+    open_abd = rng.uniform(5, 25)  # the upper arms open too: hands 0.2-0.5 m apart between claps
     closed = -rng.uniform(50, 65)
     ph = rng.uniform(0, 6.3)
     for s in "lr":
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
         target = {
             "flex": high + rng.uniform(-5, 5),
-            "abd": rng.uniform(-5, 12),
+            "abd": rng.uniform(-5, 8) + open_abd * (1 + oscillate(t, freq, ph)) / 2,
             "elbow": rng.uniform(65, 100),
             "twist": closed + amp * (1 + oscillate(t, freq, ph)),
         }

@@ -1,0 +1,125 @@
+"""models/people and its recipe (training.people_model): retargeting keeps the extractor's bone lengths, the
+seed ensemble is the softmax of the mean logits, the false-alarm count follows the open-set rule, the recipe on
+tiny settings gives a loadable bundle with the 17 labels, and the shipped bundle loads and answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.motion import LABELS, random_body
+from training.people_model import Recipe, ensemble, false_alarms, key_frame, make_people_model, retarget
+
+PEOPLE = Path(__file__).resolve().parents[1] / "models" / "people"
+SKELETONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "skeletons"
+
+
+def _fake_mocap(t: int = 60) -> np.ndarray:
+    """A standing skeleton (13 joints, metres, y up) whose left ankle kicks up half way through."""
+    base = np.array(
+        [
+            [0.0, 1.6, 0.1],
+            [0.2, 1.45, 0.0],
+            [-0.2, 1.45, 0.0],
+            [0.25, 1.2, 0.0],
+            [-0.25, 1.2, 0.0],
+            [0.27, 0.95, 0.0],
+            [-0.27, 0.95, 0.0],
+            [0.1, 0.95, 0.0],
+            [-0.1, 0.95, 0.0],
+            [0.1, 0.5, 0.0],
+            [-0.1, 0.5, 0.0],
+            [0.1, 0.08, 0.0],
+            [-0.1, 0.08, 0.0],
+        ]
+    )
+    joints = np.repeat(base[None], t, axis=0)
+    joints[t // 2, 11] = (0.1, 0.6, 0.4)
+    return joints
+
+
+def test_retarget_gives_the_body_its_bone_lengths():
+    body = random_body(np.random.default_rng(1))
+    pts = retarget(_fake_mocap(), body)
+    assert pts.shape == (60, 33, 3)
+    hip_mid, sh_mid = (pts[:, 23] + pts[:, 24]) / 2, (pts[:, 11] + pts[:, 12]) / 2
+    assert np.allclose(np.linalg.norm(sh_mid - hip_mid, axis=-1), body.torso)
+    assert np.allclose(np.linalg.norm(pts[:, 11] - pts[:, 12], axis=-1), body.shoulder_width)
+    assert np.allclose(np.linalg.norm(pts[:, 25] - pts[:, 23], axis=-1), body.thigh)
+    assert np.allclose(np.linalg.norm(pts[:, 27] - pts[:, 25], axis=-1), body.shin)
+    assert np.allclose(np.linalg.norm(pts[:, 15] - pts[:, 13], axis=-1), body.forearm)
+    assert key_frame(_fake_mocap(), "Kick") == 30 and key_frame(_fake_mocap(), "Walk") is None
+
+
+def test_ensemble_is_the_softmax_of_the_mean_logits():
+    pytest.importorskip("keras")
+    from training.fit import seed_everything
+    from training.motion_train import build_motion_head
+
+    members = []
+    for seed in (0, 1):
+        seed_everything(seed)
+        members.append(build_motion_head(len(LABELS), units=8, dense=8))
+    head = ensemble(members)
+    x = np.random.default_rng(0).normal(size=(3, 40, 40)).astype(np.float32)
+    logp = np.mean([np.log(np.asarray(m(x), np.float64)) for m in members], axis=0)
+    want = np.exp(logp - logp.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    assert np.allclose(np.asarray(head(x)), want, atol=1e-5)
+
+
+def test_false_alarms_count_confident_non_idle_windows():
+    probs = np.zeros((4, len(LABELS)), np.float32)
+    probs[0, 0] = 1.0  # Idle: never an alarm
+    probs[1, 8] = 0.9  # Kick, confident: an alarm
+    probs[1, 0] = 0.1
+    probs[2, 5], probs[2, 0] = 0.4, 0.6 - 1e-6  # Idle wins
+    probs[3, 5], probs[3, 6] = 0.35, 0.65  # Clap at 0.65
+    fa = false_alarms(lambda w: probs[: len(w)], {"clip": np.zeros((4, 40, 40), np.float32)}, threshold=0.7)
+    assert fa["false_alarms"] == 1 and fa["windows"] == 4 and fa["labels"] == {"Kick": 1}
+    assert false_alarms(lambda w: probs[: len(w)], {"c": np.zeros((4, 40, 40))}, 0.5)["false_alarms"] == 2
+
+
+@pytest.mark.skipif(not (SKELETONS / "lzq-openpose").is_dir(), reason="no ../shared/data/skeletons")
+def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path):
+    pytest.importorskip("keras")
+    from streaming.bundle import load_bundle
+    from streaming.head import Head
+
+    recipe = Recipe(
+        synthetic_per_class=2,
+        mocap_windows_per_class=0,
+        lzq_windows_per_class=4,
+        synthetic_test_per_class=1,
+        seeds=(0, 1),
+        epochs=1,
+        units=8,
+    )
+    report = make_people_model(tmp_path / "b", recipe, cache_dir=None, real=False, progress=False)
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.manifest.labels == list(LABELS) and bundle.manifest.extractor_kind == "pose"
+    assert bundle.manifest.sampling.window == 40 and bundle.manifest.sampling.feature_rate == 10.0
+    probs = Head(bundle, device="cpu")(np.zeros((2, 40, 40), np.float32))
+    assert probs.shape == (2, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert len(report["seeds"]) == 2 and "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["labels"] == list(LABELS)
+
+
+@pytest.mark.skipif(not (PEOPLE / "manifest.json").is_file(), reason="models/people not built")
+def test_shipped_people_bundle_loads_and_answers():
+    from streaming.bundle import load_bundle
+    from streaming.head import Head
+
+    bundle = load_bundle(PEOPLE)
+    assert bundle.manifest.labels == list(LABELS)
+    assert bundle.manifest.extractor_kind == "pose" and bundle.manifest.feature_size == 40
+    x = np.random.default_rng(0).normal(0, 0.5, (3, 40, 40)).astype(np.float32)
+    probs = Head(bundle, device="cpu")(x)
+    assert probs.shape == (3, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    report = json.loads((PEOPLE / "report.json").read_text())
+    assert 0.0 < report["open_set_threshold"] < 1.0 and report["labels"] == list(LABELS)
+    assert sum(p.stat().st_size for p in PEOPLE.iterdir()) <= 30 * 2**20
+    assert "mocap.cs.cmu.edu" in (PEOPLE / "NOTICE").read_text()

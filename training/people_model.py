@@ -1,0 +1,793 @@
+"""The recipe of models/people: data mix -> N seeds -> one averaged head -> export -> real-skeleton figures -> report.
+
+Data (all licensed for training shipped weights; the validation-only sets never reach `fit`):
+- synthetic 3D motion of the 17 classes (training.motion, our own), filmed by random cameras with the noise
+  the pose pipeline measurably produces (training.motion_dataset.render_clip);
+- CMU motion capture (walk, jump, kick, punch, bend takes): retargeted to the extractor's bone proportions with
+  a random body, played at a random speed, mirrored at random, then filmed and made noisy like the synthetic
+  clips: real timing and dynamics. Credit: training.mocap.CMU_CREDIT;
+- lzq-openpose takes (Apache-2.0; training.skeletons.LZQ_CREDIT): stand and operate as Idle, walk, wave, squat,
+  fall; one person's 2D keypoints, mirrored, sped up or slowed, jittered, with BlazePose-like visibility.
+
+Each seed trains the same LSTM head (training.motion_train.build_motion_head) on the mix; the shipped head
+averages the seeds' logits inside one Keras model (one ONNX file, N small LSTMs). Figures on the real sets
+(UTKinect, MSR Action3D) use the development subjects 1-5 unless `held_out` asks for the final figure (6-10).
+
+    python -m training.people_model --out models/people --seeds 3              # development figures
+    python -m training.people_model --out models/people --seeds 3 --held-out   # the final figure, once
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from streaming.bundle import load_bundle, write_manifest
+from streaming.pose_features import pose_features
+from streaming.pose_spec import FEATURE_JOINTS, NUM_BODY_LANDMARKS
+from streaming.sampler import Sampling, loop_to_window
+from training.landmark_noise import JITTER_SD, VIS_LOGIT
+from training.mocap import CMU_CREDIT, load_mocap_clips, training_clips
+from training.motion import FEATURE_RATE_HZ, LABELS, WINDOW_STEPS, Body, random_body, sample_times
+from training.motion_dataset import clip_seed, render_clip, synthesize_clip
+from training.real_eval import evaluate_on_real, keras_predict_fn, mean_pool_baseline
+from training.skeletons import (
+    DEVELOPMENT_SUBJECTS,
+    HELD_OUT_SUBJECTS,
+    LZQ_CREDIT,
+    SkeletonClip,
+    cut_windows,
+    load_set,
+    resample_landmarks,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+REPO = Path(__file__).resolve().parents[1]
+POSE_BUNDLE = REPO / "models" / "pose"
+MOCAP_ROOT = REPO.parent / "shared" / "data" / "mocap"
+UCF_ROOT = REPO.parent / "shared" / "data" / "ucf101-mini" / "UCF-101"
+#: Real clips of people doing none of the 17 actions: the false-alarm check of the open-set rule.
+NO_TARGET_CLASSES = ("ApplyEyeMakeup", "HeadMassage", "PlayingGuitar")
+#: Shortest short clip (steps at 10/s) and the share of each source's windows that are short clips, looped.
+SHORT_MIN_STEPS = 10
+SHORT_PROB = 0.45
+DOWN_AND_UP = ("Squat", "Bend", "Lunge", "Jump", "PushUp", "SitUp", "Kick")
+#: lzq-openpose takes used for training and the class each teaches. "operate" (working at something at a bench)
+#: is a person in view doing none of the actions: Idle by the issue's definition. "run" has no class: left out.
+LZQ_TRAIN_CLASSES: dict[str, str] = {
+    "stand": "Idle",
+    "operate": "Idle",
+    "walk": "Walk",
+    "wave": "Wave",
+    "squat": "Squat",
+    "fall_down": "Fall",
+}
+CREDITS = (
+    CMU_CREDIT,
+    LZQ_CREDIT,
+    "Pose extractor: MediaPipe BlazePose (Apache-2.0); see NOTICE.",
+)
+#: BlazePose landmark index -> its mirror image (left <-> right) for the 13 feature joints.
+_MIRROR = {11: 12, 13: 14, 15: 16, 23: 24, 25: 26, 27: 28}
+_MIRROR |= {v: k for k, v in _MIRROR.items()}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How much of each source, and how the heads are trained."""
+
+    synthetic_per_class: int = 500
+    mocap_windows_per_class: int = 200
+    lzq_windows_per_class: int = 160
+    synthetic_test_per_class: int = 60
+    seeds: tuple[int, ...] = (0, 1, 2)
+    epochs: int = 30
+    patience: int = 6
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    units: int = 96
+    data_seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainingData:
+    """Windows (N, 40, 40) float32, class numbers (N,) into LABELS and the source of each window."""
+
+    x: np.ndarray
+    y: np.ndarray
+    source: np.ndarray
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- synthetic
+
+
+def looped(features: np.ndarray, window: int = WINDOW_STEPS) -> np.ndarray:
+    """A clip shorter than a window, looped to fill it, as training and the live engine both do."""
+    return features[loop_to_window(len(features), window)] if len(features) < window else features[:window]
+
+
+def short_steps(rng: np.random.Generator, label: str = "") -> int:
+    """A short clip's length in steps: real labelled clips are often trimmed to the action (MSR Action3D's are
+    1-5 s, UTKinect's segments 1.7 s and up), and a window over one is looped. Down-and-up classes get at
+    least 2 s, so a short clip of them is not only the way down (which would look like SitDown)."""
+    low = 20 if label in DOWN_AND_UP else SHORT_MIN_STEPS
+    return int(rng.integers(low, WINDOW_STEPS))
+
+
+def busiest_stretch(features: np.ndarray, clean: np.ndarray, steps: int, rng: np.random.Generator) -> np.ndarray:
+    """`steps` consecutive rows of a clip's features where its true skeleton moves most (of three random
+    candidates): a clip trimmed to the action, as real labelled clips are."""
+    joints = clean[:, list(FEATURE_JOINTS), :2]
+    scale = np.maximum(np.ptp(joints[..., 1], axis=1).mean(), 1.0)
+    speed = np.r_[0.0, np.abs(np.diff(joints, axis=0)).sum(axis=(1, 2)) / scale]
+    starts = rng.integers(0, len(features) - steps + 1, size=3)
+    best = max(starts, key=lambda s: speed[s : s + steps].sum())
+    return features[best : best + steps]
+
+
+def synthetic_windows(per_class: int, seed: int, short_prob: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """`per_class` synthetic clips (one 40-step window each) of every label; `short_prob` of them are short
+    clips (the action inside a shorter span) looped to 40 steps."""
+    xs, ys = [], []
+    for k, label in enumerate(LABELS):
+        for i in range(per_class):
+            cs = clip_seed(seed, label, i)
+            rng = np.random.default_rng([cs, 5])
+            clip = synthesize_clip(label, cs)
+            if rng.random() < short_prob:
+                xs.append(looped(busiest_stretch(clip.features, clip.clean, short_steps(rng, label), rng)))
+            else:
+                xs.append(clip.features)
+            ys.append(k)
+    return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- motion capture
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+
+
+def retarget(joints: np.ndarray, body: Body) -> np.ndarray:
+    """(T, 13, 3) mocap joints (metres, y up, FEATURE_JOINT_NAMES order) -> (T, 33, 3) BlazePose landmarks with
+    `body`'s bone lengths (the extractor's convention): every bone keeps its direction, takes the new length.
+    The root path is scaled by the leg-length ratio, so steps and jumps fit the new legs."""
+    nose, lsh, rsh, lel, rel, lwr, rwr, lhip, rhip, lkn, rkn, lan, ran = (joints[:, i] for i in range(13))
+    hip_mid, sh_mid = (lhip + rhip) / 2, (lsh + rsh) / 2
+    leg = float(np.median(np.linalg.norm(lkn - lhip, axis=-1) + np.linalg.norm(lan - lkn, axis=-1)))
+    root = hip_mid * ((body.thigh + body.shin) / max(leg, 1e-3))
+    out = np.zeros((len(joints), NUM_BODY_LANDMARKS, 3))
+    hip_dir, sh_dir = _unit(lhip - rhip), _unit(lsh - rsh)
+    new_sh_mid = root + _unit(sh_mid - hip_mid) * body.torso
+    out[:, 0] = new_sh_mid + _unit(nose - sh_mid) * body.nose
+    for sgn, sh, el, wr, hip, kn, an, idx in (
+        (1, lsh, lel, lwr, lhip, lkn, lan, (11, 13, 15, 23, 25, 27)),
+        (-1, rsh, rel, rwr, rhip, rkn, ran, (12, 14, 16, 24, 26, 28)),
+    ):
+        s_new = new_sh_mid + sgn * sh_dir * body.shoulder_width / 2
+        e_new = s_new + _unit(el - sh) * body.upper_arm
+        w_new = e_new + _unit(wr - el) * body.forearm
+        h_new = root + sgn * hip_dir * body.hip_width / 2
+        k_new = h_new + _unit(kn - hip) * body.thigh
+        a_new = k_new + _unit(an - kn) * body.shin
+        for i, p in zip(idx, (s_new, e_new, w_new, h_new, k_new, a_new)):
+            out[:, i] = p
+    for i in range(1, 11):  # face points sit on the nose; hands on the wrists, feet on the ankles
+        out[:, i] = out[:, 0]
+    for i, src in ((17, 15), (19, 15), (21, 15), (18, 16), (20, 16), (22, 16), (29, 27), (31, 27), (30, 28), (32, 28)):
+        out[:, i] = out[:, src]
+    return out
+
+
+def _mirror_points(points: np.ndarray) -> np.ndarray:
+    """Reflect x and swap left and right: the same motion done with the other side."""
+    out = points.copy()
+    for a, b in _MIRROR.items():
+        out[:, a] = points[:, b]
+    out[..., 0] *= -1
+    return out
+
+
+def key_frame(joints: np.ndarray, label: str) -> int | None:
+    """The frame a window of this take must show to be `label` (long takes hold more than the action, e.g.
+    a run-up or standing): Kick the highest ankle, Jump both feet highest, Bend the lowest shoulders against
+    the hips. None: any stretch will do (Walk, Punch)."""
+    y = joints[..., 1]
+    if label == "Kick":
+        ankles = y[:, 11:13] - y[:, 11:13].min(axis=0)
+        return int(np.argmax(ankles.max(axis=1)))
+    if label == "Jump":
+        return int(np.argmax(y[:, 11:13].min(axis=1)))
+    if label == "Bend":
+        return int(np.argmin(y[:, 1:3].mean(axis=1) - y[:, 7:9].mean(axis=1)))
+    return None
+
+
+def mocap_window(
+    joints: np.ndarray, fps: float, label: str, rng: np.random.Generator, steps: int = WINDOW_STEPS
+) -> np.ndarray:
+    """One 40-step feature window from a mocap take (all its frames at `fps`): a random stretch at a random
+    speed that shows the take's key frame (a take shorter than the window is held still before and after, as a
+    person stands), a random body, mirrored half the time, then the synthetic clips' cameras and noise."""
+    speed = float(rng.uniform(0.8, 1.25))
+    times = sample_times(rng, steps, FEATURE_RATE_HZ)
+    span = (times[-1] - times[0]) * speed
+    duration = (len(joints) - 1) / fps
+    lo, hi = (0.0, duration - span) if duration > span else (duration - span, 0.0)
+    key = key_frame(joints, label)
+    if key is not None:  # the key frame inside the window, away from its edges
+        k = key / fps
+        lo, hi = max(lo, k - 0.85 * span), min(hi, k - 0.15 * span)
+        if lo > hi:
+            lo = hi = float(np.clip(k - span / 2, *sorted((0.0, duration - span))))
+    t0 = rng.uniform(lo, hi)
+    src_t = np.clip(t0 + (times - times[0]) * speed, 0.0, duration) * fps
+    k = np.minimum(np.floor(src_t).astype(int), len(joints) - 2)
+    w = (src_t - k)[:, None, None]
+    sampled = joints[k] * (1 - w) + joints[k + 1] * w
+    points = retarget(sampled.astype(np.float64), random_body(rng))
+    if rng.random() < 0.5:
+        points = _mirror_points(points)
+    points[..., 1] -= points[..., 1].min() - 0.07  # the lowest point on the ground
+    return looped(render_clip(label, points, times, rng, framing="full").features)
+
+
+def mocap_windows(per_class: int, seed: int, root: Path = MOCAP_ROOT) -> tuple[np.ndarray, np.ndarray]:
+    """About `per_class` windows of each class the labelled CMU takes hold, shared among its takes (HDM05 is
+    validation-only and never used here)."""
+    clips = [c for c in training_clips(load_mocap_clips(root, rate=None)) if c.label in LABELS]
+    rng = np.random.default_rng([seed, 7])
+    takes: dict[str, int] = {}
+    for c in clips:
+        takes[c.label] = takes.get(c.label, 0) + 1
+    xs, ys = [], []
+    for clip in clips:
+        for _ in range(int(np.ceil(per_class / takes[clip.label]))):
+            steps = short_steps(rng, clip.label) if rng.random() < SHORT_PROB else WINDOW_STEPS
+            xs.append(mocap_window(clip.joints, clip.fps, clip.label, rng, steps))
+            ys.append(LABELS.index(clip.label))
+    return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- lzq-openpose
+
+
+def _kind(j: int) -> str:
+    return {0: "nose", 11: "shoulder", 13: "elbow", 15: "wrist", 23: "hip", 25: "knee", 27: "ankle"}[
+        j if j % 2 == 1 or j == 0 else j - 1
+    ]
+
+
+def lzq_variant(clip: SkeletonClip, rng: np.random.Generator) -> np.ndarray:
+    """One augmented copy of an lzq take as features: random speed, mirror, extra jitter, BlazePose-like
+    visibility (found keypoints visible with the measured per-joint medians; missing ones low)."""
+    speed = float(rng.uniform(0.8, 1.25))
+    lm = resample_landmarks(clip.times / speed, clip.landmarks, FEATURE_RATE_HZ).astype(np.float64)
+    if rng.random() < 0.5:
+        src = lm.copy()
+        for a, b in _MIRROR.items():
+            lm[:, a] = src[:, b]
+        lm[..., 0] = 1280.0 - lm[..., 0]
+    joints = list(FEATURE_JOINTS)
+    found = lm[:, joints, 2] > 0.5
+    logit = np.array([VIS_LOGIT[_kind(j)] for j in joints])
+    vis = 1 / (1 + np.exp(-(logit + rng.normal(0.0, 1.3, found.shape))))
+    vis = np.where(found, vis, 1 / (1 + np.exp(-rng.normal(-2.0, 1.5, found.shape))))
+    lm[:, joints, 2] = vis
+    scale = np.linalg.norm((lm[:, 11, :2] + lm[:, 12, :2]) / 2 - (lm[:, 23, :2] + lm[:, 24, :2]) / 2, axis=-1)
+    sd = np.array([JITTER_SD[_kind(j)][0] for j in joints]) * 0.7
+    lm[:, joints, :2] += rng.normal(0.0, 1.0, (len(lm), len(joints), 2)) * sd[None, :, None] * scale[:, None, None]
+    return np.stack([pose_features(f, True) for f in lm])
+
+
+def lzq_windows(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """About `per_class` 40-step windows for each lzq class, from augmented copies of its takes."""
+    rng = np.random.default_rng([seed, 11])
+    takes: dict[str, list[SkeletonClip]] = {}
+    for clip in load_set("lzq"):
+        if clip.raw_class in LZQ_TRAIN_CLASSES:
+            takes.setdefault(LZQ_TRAIN_CLASSES[clip.raw_class], []).append(clip)
+    xs, ys = [], []
+    for label, clips in takes.items():
+        got = 0
+        while got < per_class:
+            for clip in clips:
+                feats = lzq_variant(clip, rng)
+                w = cut_windows(feats, WINDOW_STEPS, hop=int(rng.integers(7, 14)))
+                w = w[rng.permutation(len(w))[: max(1, per_class // (2 * len(clips)))]]
+                for j in np.flatnonzero(rng.random(len(w)) < SHORT_PROB):  # a short stretch, looped
+                    n = short_steps(rng, label)
+                    start = int(rng.integers(0, len(feats) - n))
+                    w[j] = looped(feats[start : start + n])
+                xs.append(w)
+                ys += [LABELS.index(label)] * len(w)
+                got += len(w)
+    return np.concatenate(xs).astype(np.float32), np.asarray(ys, np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- the mix
+
+
+def mix_key(recipe: Recipe) -> str:
+    """The name of a training mix in the cache: changes when the generator or the mix's sizes do."""
+    from training.motion_dataset import GENERATOR_VERSION
+
+    key = f"mix_v{GENERATOR_VERSION}_short{SHORT_PROB}_s{recipe.synthetic_per_class}"
+    return key + f"_m{recipe.mocap_windows_per_class}_l{recipe.lzq_windows_per_class}_d{recipe.data_seed}"
+
+
+def seed_path(cache_dir: Path, recipe: Recipe, seed: int) -> Path:
+    """Where a seed's trained head is kept (reused by a rerun of the same recipe, and by finalize_held_out)."""
+    return Path(cache_dir) / f"{mix_key(recipe)}_u{recipe.units}_e{recipe.epochs}_seed{seed}.keras"
+
+
+def build_training_data(recipe: Recipe, cache_dir: Path | None = None) -> TrainingData:
+    """The mix, cached as one .npz per recipe under `cache_dir` (regenerated when the recipe changes)."""
+    path = Path(cache_dir) / f"{mix_key(recipe)}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path) as z:
+            x, y, source = z["x"], z["y"], z["source"]
+    else:
+        parts = []
+        if recipe.synthetic_per_class:
+            synthetic = synthetic_windows(recipe.synthetic_per_class, recipe.data_seed, SHORT_PROB)
+            parts.append(("synthetic", *synthetic))
+        if recipe.mocap_windows_per_class:
+            parts.append(("cmu", *mocap_windows(recipe.mocap_windows_per_class, recipe.data_seed)))
+        if recipe.lzq_windows_per_class:
+            parts.append(("lzq", *lzq_windows(recipe.lzq_windows_per_class, recipe.data_seed)))
+        x = np.concatenate([p[1] for p in parts])
+        y = np.concatenate([p[2] for p in parts])
+        source = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, x=x, y=y, source=source)
+    counts: dict[str, dict[str, int]] = {}
+    for s in np.unique(source):
+        sel = source == s
+        counts[str(s)] = {LABELS[k]: int(np.sum(y[sel] == k)) for k in range(len(LABELS)) if np.any(y[sel] == k)}
+    return TrainingData(x.astype(np.float32), y.astype(np.int64), source, counts)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def train_head(data: TrainingData, seed: int, recipe: Recipe, progress: bool = False) -> tuple["keras.Model", dict]:
+    """One seed's head: 10 % of the windows (stratified by the seed) for early stopping; best weights kept."""
+    import keras
+
+    from training.fit import seed_everything
+    from training.motion_train import build_motion_head
+
+    rng = np.random.default_rng([seed, 3])
+    val = rng.random(len(data.y)) < 0.1
+    seed_everything(seed)
+    model = build_motion_head(len(LABELS), WINDOW_STEPS, data.x.shape[2], units=recipe.units)
+    model.compile(
+        optimizer=keras.optimizers.Adam(recipe.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+    )
+    start = time.perf_counter()
+    stop = keras.callbacks.EarlyStopping(patience=recipe.patience, restore_best_weights=True)
+    lower = keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=max(2, recipe.patience // 2))
+    hist = model.fit(
+        data.x[~val],
+        data.y[~val],
+        validation_data=(data.x[val], data.y[val]),
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        callbacks=[stop, lower],
+        verbose=2 if progress else 0,
+    )
+    history = {k: [round(float(v), 4) for v in vals] for k, vals in hist.history.items()}
+    info = {
+        "seed": seed,
+        "epochs_run": len(history["loss"]),
+        "best_val_loss": min(history["val_loss"]),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    return model, info
+
+
+def ensemble(models: list["keras.Model"]) -> "keras.Model":
+    """One flat Keras model whose output is the softmax of the members' mean logits (members: build_motion_head
+    models of one shape). Flat, so the export can rebuild it layer by layer."""
+    import keras
+
+    from training.models import FEATURES_INPUT
+
+    first = models[0]
+    window, size = int(first.inputs[0].shape[1]), int(first.inputs[0].shape[2])
+    units = first.get_layer("lstm_rnn").units
+    dense = first.get_layer("dense_0").units
+    x_in = keras.Input((window, size), name=FEATURES_INPUT)
+    later = keras.layers.Cropping1D((1, 0), name="x_next")(x_in)
+    earlier = keras.layers.Cropping1D((0, 1), name="x_prev")(x_in)
+    vel = keras.layers.Subtract(name="velocity")([later, earlier])
+    vel = keras.layers.ZeroPadding1D((1, 0), name="velocity_pad")(vel)
+    x = keras.layers.Concatenate(name="with_velocity")([x_in, vel])
+    logits = []
+    for k, _ in enumerate(models):
+        h = keras.layers.LSTM(units, name=f"lstm_rnn_{k}")(x)
+        h = keras.layers.Dense(dense, activation="relu", name=f"dense_0_{k}")(h)
+        logits.append(keras.layers.Dense(len(LABELS), name=f"logits_{k}")(h))
+    mean = keras.layers.Average(name="mean_logits")(logits) if len(logits) > 1 else logits[0]
+    probs = keras.layers.Activation("softmax", name="probs")(mean)
+    out = keras.Model(x_in, probs, name=f"head_pose_lstm_x{len(models)}")
+    for k, m in enumerate(models):
+        out.get_layer(f"lstm_rnn_{k}").set_weights(m.get_layer("lstm_rnn").get_weights())
+        out.get_layer(f"dense_0_{k}").set_weights(m.get_layer("dense_0").get_weights())
+        out.get_layer(f"logits_{k}").set_weights(m.get_layer("probs").get_weights())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- figures
+
+
+def real_figures(predict_fn, subjects: tuple[int, ...]) -> dict[str, Any]:
+    """UTKinect and MSR clip accuracy per class, the combined accuracy over both sets' clips, SitDown/StandUp."""
+    res = evaluate_on_real(predict_fn, ("utkinect", "msr"), subjects, LABELS)
+    clips = sum(sum(r.clip_counts.values()) for r in res.values())
+    right = sum(r.clip_accuracy * sum(r.clip_counts.values()) for r in res.values())
+    return {
+        "subjects": list(subjects),
+        "overall_clip_accuracy": right / max(clips, 1),
+        "sit_stand_accuracy": res["utkinect"].sit_stand_accuracy,
+        **{name: r.to_dict() for name, r in res.items()},
+    }
+
+
+def short(fig: dict) -> dict:
+    """The headline numbers of real_figures."""
+    return {
+        "overall": round(fig["overall_clip_accuracy"], 4),
+        "utkinect": round(fig["utkinect"]["clip_accuracy"], 4),
+        "msr": round(fig["msr"]["clip_accuracy"], 4),
+        "sit_stand": None if fig["sit_stand_accuracy"] is None else round(fig["sit_stand_accuracy"], 4),
+    }
+
+
+def synthetic_accuracy(predict_fn, per_class: int, seed: int) -> dict[str, Any]:
+    """Accuracy on fresh synthetic clips (a data seed the training mix never used)."""
+    x, y = synthetic_windows(per_class, seed, SHORT_PROB)
+    pred = np.asarray(predict_fn(x)).argmax(axis=1)
+    per = {lab: float(np.mean(pred[y == k] == k)) for k, lab in enumerate(LABELS)}
+    return {"accuracy": float(np.mean(pred == y)), "per_class": per, "clips": int(len(y))}
+
+
+def no_target_windows(bundle_dir: Path = POSE_BUNDLE, classes: tuple[str, ...] = NO_TARGET_CLASSES) -> dict:
+    """{clip path: (N, 40, 40) windows, one per feature step} of the real no-target clips, through the bundle's
+    own extractor exactly as the live engine computes them."""
+    from streaming.bundle import load_bundle
+    from streaming.clip_features import extract_clip
+    from streaming.extractor import open_extractor
+
+    extractor = open_extractor(load_bundle(bundle_dir), device="cpu")
+    out = {}
+    for cls in classes:
+        for path in sorted((UCF_ROOT / cls).glob("*.avi")):
+            feats = extract_clip(path, extractor, Sampling("stride", FEATURE_RATE_HZ, WINDOW_STEPS)).feats
+            out[str(path.relative_to(UCF_ROOT))] = cut_windows(feats, WINDOW_STEPS, hop=1)
+    return out
+
+
+def false_alarms(predict_fn, windows: dict[str, np.ndarray], threshold: float) -> dict[str, Any]:
+    """Share of windows labelled with a target action (anything but Idle) at or above `threshold`."""
+    idle = LABELS.index("Idle")
+    per_clip, total, alarms = {}, 0, 0
+    labels_seen: dict[str, int] = {}
+    for name, w in windows.items():
+        p = np.asarray(predict_fn(w))
+        top, conf = p.argmax(axis=1), p.max(axis=1)
+        hit = (top != idle) & (conf >= threshold)
+        per_clip[name] = {"windows": len(w), "false_alarms": int(hit.sum())}
+        for k in top[hit]:
+            labels_seen[LABELS[k]] = labels_seen.get(LABELS[k], 0) + 1
+        total += len(w)
+        alarms += int(hit.sum())
+    return {
+        "threshold": threshold,
+        "windows": total,
+        "false_alarms": alarms,
+        "rate": alarms / max(total, 1),
+        "labels": labels_seen,
+        "per_clip": per_clip,
+    }
+
+
+def threshold_tradeoff(predict_fn, windows: dict[str, np.ndarray], thresholds=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)):
+    """For each threshold: the no-target false-alarm rate and the share of correctly labelled development
+    windows (UTKinect and MSR, subjects 1-5) still shown: what a stricter open-set rule costs."""
+    from training.skeletons import validation_windows
+
+    confs = []
+    for name in ("utkinect", "msr"):
+        x, y, _ = validation_windows(name, DEVELOPMENT_SUBJECTS)
+        p = np.asarray(predict_fn(x))
+        right = np.array([LABELS[k] for k in p.argmax(axis=1)]) == y
+        confs.append(p.max(axis=1)[right])
+    confs = np.concatenate(confs)
+    return [
+        {
+            "threshold": t,
+            "false_alarm_rate": round(false_alarms(predict_fn, windows, t)["rate"], 4),
+            "correct_dev_windows_kept": round(float(np.mean(confs >= t)), 4),
+        }
+        for t in thresholds
+    ]
+
+
+def choose_threshold(predict_fn, keep: float = 0.9) -> float:
+    """The open-set threshold, chosen on the development subjects (never on the no-target clips): the top
+    probability that keeps `keep` of the correctly labelled real windows (UTKinect and MSR, subjects 1-5)."""
+    from training.skeletons import validation_windows
+
+    confs = []
+    for name in ("utkinect", "msr"):
+        x, y, _ = validation_windows(name, DEVELOPMENT_SUBJECTS)
+        p = np.asarray(predict_fn(x))
+        right = np.array([LABELS[k] for k in p.argmax(axis=1)]) == y
+        confs.append(p.max(axis=1)[right])
+    return round(float(np.quantile(np.concatenate(confs), 1.0 - keep)), 2)
+
+
+# ---------------------------------------------------------------------------------------------- the recipe
+
+
+def _confusion_matrix(fig: dict) -> tuple[np.ndarray, list[str]]:
+    """Rows: the real sets' classes; columns: the same classes plus any other label predicted."""
+    rows = [c for c in LABELS if any(c in fig[s]["classes"] for s in ("utkinect", "msr"))]
+    preds = {p for s in ("utkinect", "msr") for c in fig[s]["confusion"].values() for p in c}
+    cols = rows + [c for c in LABELS if c in preds and c not in rows]
+    cm = np.zeros((len(cols), len(cols)), np.int64)
+    for s in ("utkinect", "msr"):
+        for t, row in fig[s]["confusion"].items():
+            for p, n in row.items():
+                cm[cols.index(t), cols.index(p)] += n
+    return cm, cols
+
+
+def make_people_model(
+    out: Path,
+    recipe: Recipe = Recipe(),
+    held_out: bool = False,
+    cache_dir: Path | None = REPO / "data" / "people",
+    pose_bundle: Path = POSE_BUNDLE,
+    real: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the whole recipe and write the bundle at `out` (head.onnx, labels, report.json, confusion.png).
+
+    `real` False skips every real-data figure (tests: tiny settings, no data sets needed beyond lzq and mocap).
+    """
+    from export.extractor_export import copy_extractor
+    from export.head_export import export_head
+
+    def say(msg: str) -> None:
+        if progress:
+            print(msg, flush=True)
+
+    started = time.perf_counter()
+    data = build_training_data(recipe, cache_dir)
+    say(f"training windows: {len(data.y)} ({json.dumps({k: sum(v.values()) for k, v in data.counts.items()})})")
+    models, seeds = [], []
+    for seed in recipe.seeds:
+        kept = seed_path(cache_dir, recipe, seed) if cache_dir is not None else None
+        if kept is not None and kept.is_file():  # same recipe, same data: reuse the trained seed
+            import keras
+
+            model, info = keras.models.load_model(kept), {"seed": seed, "reused": kept.name}
+        else:
+            model, info = train_head(data, seed, recipe, progress=False)
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                model.save(str(kept))
+        fn = keras_predict_fn(model)
+        info["synthetic"] = synthetic_accuracy(fn, recipe.synthetic_test_per_class, 10_000 + seed)["accuracy"]
+        if real:
+            info["real_dev"] = short(real_figures(fn, DEVELOPMENT_SUBJECTS))
+        say(f"seed {seed}: {json.dumps(info)}")
+        models.append(model)
+        seeds.append(info)
+    head = ensemble(models)
+    head_fn = keras_predict_fn(head)
+    report: dict[str, Any] = {
+        "labels": list(LABELS),
+        "recipe": recipe.to_dict(),
+        "training_windows": data.counts,
+        "seeds": seeds,
+        "synthetic": synthetic_accuracy(head_fn, recipe.synthetic_test_per_class, 10_000 + 99),
+    }
+    keys = ("synthetic",) + (("real_dev",) if real else ())
+    report["seed_mean"] = {
+        "synthetic": float(np.mean([s["synthetic"] for s in seeds])),
+        **(
+            {k: float(np.mean([s["real_dev"][k] for s in seeds])) for k in ("overall", "utkinect", "msr", "sit_stand")}
+            if "real_dev" in keys
+            else {}
+        ),
+    }
+    if real:
+        baseline = mean_pool_baseline(data.x, [LABELS[k] for k in data.y], LABELS)
+        report["real_dev"] = {"ensemble": real_figures(head_fn, DEVELOPMENT_SUBJECTS)}
+        report["real_dev"]["baseline"] = short(real_figures(baseline, DEVELOPMENT_SUBJECTS))
+        threshold = choose_threshold(head_fn)
+        report["open_set_threshold"] = threshold
+        windows = no_target_windows(pose_bundle)
+        report["false_alarms"] = false_alarms(head_fn, windows, threshold)
+        report["false_alarms_without_threshold"] = false_alarms(head_fn, windows, 0.0)
+        report["threshold_tradeoff"] = threshold_tradeoff(head_fn, windows)
+        dev = short(report["real_dev"]["ensemble"])
+        say(f"ensemble dev: {json.dumps(dev)}, baseline {report['real_dev']['baseline']}")
+        say(f"threshold {threshold}: false alarms {report['false_alarms']['rate']:.3f}")
+    report["seconds"] = round(time.perf_counter() - started, 1)
+
+    description = (
+        "People out of the box: MediaPipe BlazePose pose features (13 joints, 10/s) and an LSTM head over 4 s "
+        f"(mean logits of {len(models)} seeds) for 17 everyday actions. Trained on the project's synthetic 3D "
+        "motion (random bodies, views, framings, landmark noise measured on the pose pipeline), CMU motion capture "
+        "retargeted to the joints (walk, jump, kick, punch, bend) and the lzq-openpose takes (stand/operate as "
+        "Idle, walk, wave, squat, fall). Measured on real skeletons (UTKinect, MSR Action3D; never trained on): "
+        "see report.json. Below open_set_threshold the display should say 'no clear action'."
+    )
+    provenance = {
+        "training_data": {
+            "synthetic": "training.motion (this project)",
+            "cmu_mocap": {"licence": "free for all uses, with acknowledgement", "credit": CMU_CREDIT},
+            "lzq_openpose": {"licence": "Apache-2.0", "credit": LZQ_CREDIT},
+            "not_trained_on": "UTKinect, MSR Action3D, HDM05 (validation only)",
+        },
+        "credits": list(CREDITS),
+        "open_set_threshold": report.get("open_set_threshold"),
+        "recipe": recipe.to_dict(),
+    }
+    out = Path(out)
+    if out.exists() and not (out / "manifest.json").is_file():
+        raise FileExistsError(f"{out}: exists and is not a bundle; choose a new folder")
+    if out.exists():
+        shutil.rmtree(out)
+    copy_extractor(pose_bundle, out)
+    export_head(head, out, list(LABELS), Sampling("stride", FEATURE_RATE_HZ, WINDOW_STEPS), description, provenance)
+    bundle = load_bundle(out)
+    bundle.manifest.open_set_threshold = SHIPPED_OPEN_SET_THRESHOLD  # what the engine applies
+    write_manifest(out, bundle.manifest)
+    report["shipped_open_set_threshold"] = {"value": SHIPPED_OPEN_SET_THRESHOLD, "why": SHIPPED_THRESHOLD_WHY}
+    notice = out / "NOTICE"
+    credit_text = "\n\nTraining data of the head (head.onnx):\n" + "".join(f"- {c}\n" for c in CREDITS[:2])
+    notice.write_text((notice.read_text() if notice.is_file() else "") + credit_text)
+    report["credits"] = list(CREDITS)
+    if real:
+        _write_confusion(report, "real_dev", out)
+    _write_report(out, report)
+    if held_out:
+        report = finalize_held_out(out, recipe, cache_dir, progress)
+    return report
+
+
+#: The threshold the shipped bundle records. choose_threshold's value (kept in report.json) keeps 90 % of the
+#: correct real windows but lets a third of no-action windows through; the product's promise is no confident
+#: wrong label, so the bundle uses the stricter value of threshold_tradeoff. It was picked while looking at those
+#: no-target clips, so their false-alarm rate at this value is optimistic.
+SHIPPED_OPEN_SET_THRESHOLD = 0.8
+SHIPPED_THRESHOLD_WHY = (
+    "stricter than open_set_threshold (chosen on development subjects) so that few real no-action windows get a "
+    "label; picked while looking at the no-target clips' threshold_tradeoff, so that false-alarm figure is optimistic"
+)
+
+
+def _write_report(out: Path, report: dict) -> None:
+    from streaming.atomic import atomic_write_text
+
+    atomic_write_text(Path(out) / "report.json", json.dumps(report, indent=1, default=_json_default) + "\n")
+
+
+def _write_confusion(report: dict, key: str, out: Path) -> None:
+    from training.plots import plot_confusion
+
+    cm, names = _confusion_matrix(report[key]["ensemble"])
+    which = "held-out subjects 6-10" if key == "real_held_out" else "development subjects 1-5"
+    plot_confusion(cm, names, Path(out) / "confusion.png", f"UTKinect + MSR Action3D clips, {which}")
+    report["confusion"] = {"rows": names, "cols": names, "matrix": cm.tolist(), "subjects": which}
+
+
+def targets(report: dict) -> dict[str, dict]:
+    """The issue's targets against the held-out figures and the false-alarm rate: value, target, met."""
+    final = report["real_held_out"]["ensemble"]
+    rows = {
+        "overall_clip_accuracy": (final["overall_clip_accuracy"], 0.80, True),
+        "utkinect_clip_accuracy": (final["utkinect"]["clip_accuracy"], 0.80, True),
+        "msr_clip_accuracy": (final["msr"]["clip_accuracy"], 0.80, True),
+        "sit_stand_accuracy": (final["sit_stand_accuracy"], 0.90, True),
+        "false_alarm_rate": (report["false_alarms"]["rate"], 0.10, False),
+    }
+    return {
+        k: {"value": round(v, 4), "target": t, "met": bool(v >= t if higher else v <= t)}
+        for k, (v, t, higher) in rows.items()
+    }
+
+
+def finalize_held_out(
+    out: Path, recipe: Recipe = Recipe(), cache_dir: Path | None = REPO / "data" / "people", progress: bool = True
+) -> dict[str, Any]:
+    """The final figure, once: the exported bundle's head (and each seed's head, and the mean-pool baseline
+    refitted on the same training mix) on the held-out subjects 6-10; written into the bundle's report.json
+    and confusion.png."""
+    from training.real_eval import bundle_predict_fn
+
+    out = Path(out)
+    report = json.loads((out / "report.json").read_text())
+    fn, labels = bundle_predict_fn(out)
+    if labels != list(LABELS):
+        raise ValueError(f"{out}: labels {labels} are not the 17 of the recipe")
+    data = build_training_data(recipe, cache_dir)
+    baseline = mean_pool_baseline(data.x, [LABELS[k] for k in data.y], LABELS)
+    final = real_figures(fn, HELD_OUT_SUBJECTS)
+    held: dict[str, Any] = {"ensemble": final, "baseline": short(real_figures(baseline, HELD_OUT_SUBJECTS))}
+    if cache_dir is not None:
+        import keras
+
+        seeds = []
+        for seed in recipe.seeds:
+            path = seed_path(cache_dir, recipe, seed)
+            if path.is_file():
+                member = keras_predict_fn(keras.models.load_model(path))
+                seeds.append({"seed": seed, **short(real_figures(member, HELD_OUT_SUBJECTS))})
+        held["seeds"] = seeds
+        if seeds:
+            keys = ("overall", "utkinect", "msr", "sit_stand")
+            held["seed_mean"] = {k: float(np.mean([s[k] for s in seeds])) for k in keys}
+    report["real_held_out"] = held
+    report["targets"] = targets(report)
+    _write_confusion(report, "real_held_out", out)
+    _write_report(out, report)
+    if progress:
+        print(f"held-out: {json.dumps(short(final))}, baseline {held['baseline']}", flush=True)
+    return report
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.people_model", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=REPO / "models" / "people")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=Recipe.epochs)
+    ap.add_argument("--synthetic-per-class", type=int, default=Recipe.synthetic_per_class)
+    ap.add_argument("--held-out", action="store_true", help="also the final figure on subjects 6-10")
+    ap.add_argument("--held-out-only", action="store_true", help="only the final figure, for the bundle at --out")
+    args = ap.parse_args(argv)
+    recipe = Recipe(seeds=tuple(range(args.seeds)), epochs=args.epochs, synthetic_per_class=args.synthetic_per_class)
+    if args.held_out_only:
+        finalize_held_out(args.out, recipe)
+    else:
+        make_people_model(args.out, recipe, held_out=args.held_out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
