@@ -18,7 +18,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 
 # Everything: training/export (tensorflow, tf2onnx, onnx, ...) and the test tools.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[train,test]'
+	$(BIN)/pip install --quiet -e '.[train,test,ray]'
 	touch $@ $(RUN_STAMP)
 
 venv: $(RUN_STAMP)

@@ -4,6 +4,7 @@
     python -m training run --data data/synth --arch smallcnn --weights none --out runs/synth
     python -m training run --data data/UCF101 --classes seed-final --split seed --out runs/seed-final
     python -m training extract --data DIR --out RUN_DIR [...]; fit RUN_DIR; evaluate RUN_DIR
+    python -m training extract --data DIR --out RUN_DIR --ray ADDRESS   # extract on a Ray cluster (`ray start --head`)
     python -m training demo-model --out models/demo
 
 A user error (missing data folder, empty class list, unknown class, bad run folder) prints one line
@@ -81,6 +82,14 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     s.add_argument("--window", type=int, default=DEFAULT_WINDOW, help=f"steps per window (default {DEFAULT_WINDOW})")
     s.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="for extraction")
     s.add_argument("--cache", type=Path, help="feature cache folder (default RUN_DIR/features)")
+    s.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="extract on Ray Data: the cluster at ADDRESS (e.g. auto, ray://head:10001), or without ADDRESS one on "
+        "this machine (started if none runs); data, run folder and cache must be at the same paths on every node",
+    )
     p.add_argument("--out", required=True, type=Path, help="run folder (created; a rerun resumes)")
 
 
@@ -254,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     r.prepare(config, args.out)  # data problems surface before TensorFlow loads
     import_tensorflow_quietly()
-    r.extract(args.out)
+    r.extract(args.out, ray=args.ray)
     r.fit(args.out)
     r.evaluate(args.out)
     print(f"run folder: {args.out} (bundle: {args.out / r.BUNDLE})")
@@ -266,7 +275,7 @@ def _extract(args: argparse.Namespace) -> int:
 
     r.prepare(_config_from_args(args), args.out)
     import_tensorflow_quietly()
-    r.extract(args.out)
+    r.extract(args.out, ray=args.ray)
     print(f"next: python -m training fit {args.out}")
     return EXIT_OK
 

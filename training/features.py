@@ -9,6 +9,10 @@ feature equals the live feature of the same frame.
     result = extract_dataset(paths, load_bundle("models/demo"), Sampling(), Path("cache"))
     for path, clip in result.features.items(): clip.feats  # N×D float32, one row per sampled frame
 
+With `in_memory=False` the result holds clip paths, not arrays: `features` reads each clip from its cache file
+when asked, so memory stays flat however many clips there are (UCF101 at 10 features/s is 7.5 GB of features).
+training.ray_extract runs the same pipeline inside Ray actors and writes the same cache files.
+
 The cache keeps one .npz per clip under <root>/<extractor id>-<sampling key>/<class>/<clip>.npz (cnn: the
 extractor's hash and frame spec; pose: "pose-" and a hash of both models and the pose settings), written
 atomically, so an interrupted extraction resumes where it stopped and a changed extractor kind, model, frame
@@ -24,9 +28,11 @@ import json
 import os
 import queue
 import sys
+import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,14 +61,19 @@ DECODE_ERRORS = (SourceError, cv2.error, OSError)
 
 @dataclass
 class ExtractResult:
-    """What extract_dataset did: features per path (as given), files that failed and why, and the effort."""
+    """What extract_dataset did: features per path (as given), files that failed and why, and the effort.
 
-    features: dict[str, ClipFeatures]
+    `features` is a dict of arrays (in_memory=True) or a CachedFeatures that reads each clip from the cache
+    when asked; both map the path to its ClipFeatures, in the order the paths were given.
+    """
+
+    features: Mapping[str, ClipFeatures]
     failed: list[tuple[str, str]]
     computed: int
     cached: int
     seconds: float
     frames: int  # frames run through the extractor in this call
+    nodes: dict[str, int] = field(default_factory=dict)  # clips computed per worker node (Ray runs)
 
     @property
     def frames_per_second(self) -> float:
@@ -104,19 +115,34 @@ class FeatureCache:
 
     def get(self, clip_path: str | os.PathLike) -> ClipFeatures | None:
         """Cached features of a clip, or None when absent, unreadable, or the video changed since."""
+        return self._read(clip_path, check_source=True, arrays=True)
+
+    def valid(self, clip_path: str | os.PathLike) -> bool:
+        """Whether `get` would find the clip, reading only the file's small entries (not its features)."""
+        return self._read(clip_path, check_source=True, arrays=False) is not None
+
+    def load(self, clip_path: str | os.PathLike) -> ClipFeatures | None:
+        """The clip's cached features even if the video changed since (what an earlier extraction gave)."""
+        return self._read(clip_path, check_source=False, arrays=True)
+
+    def _read(self, clip_path: str | os.PathLike, check_source: bool, arrays: bool) -> ClipFeatures | None:
         cpath = self.path_for(clip_path)
         if not cpath.is_file():
             return None
         try:
-            with np.load(cpath, allow_pickle=False) as z:
+            with np.load(cpath, allow_pickle=False) as z:  # an .npz reads each entry only when asked
                 if str(z["extractor_id"]) != self.extractor_id or str(z["spec_key"]) != cache_key(self.spec):
                     return None
-                if _fingerprint(clip_path) not in (None, (int(z["source_size"]), int(z["source_mtime_ns"]))):
+                if check_source and _fingerprint(clip_path) not in (
+                    None,
+                    (int(z["source_size"]), int(z["source_mtime_ns"])),
+                ):
                     return None
+                empty = np.zeros(0, np.float32)
                 return ClipFeatures(
                     path=str(clip_path),
-                    times=z["times"],
-                    feats=z["feats"],
+                    times=z["times"] if arrays else empty,
+                    feats=z["feats"] if arrays else empty,
                     frames_read=int(z["frames_read"]),
                     end_reason=str(z["end_reason"]),
                 )
@@ -147,11 +173,134 @@ class FeatureCache:
         removed = 0
         for tmp in self.dir.glob("*/.*.tmp*"):
             pid = temp_file_pid(tmp.name)
-            if pid is None or _pid_alive(pid):
+            if pid is None or pid_alive(pid):
                 continue  # not ours, or another live extraction is writing it
             tmp.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+class CachedFeatures(Mapping[str, ClipFeatures]):
+    """Extracted clips' features, read from their cache files when asked: holds paths, not arrays.
+
+    What a training run over all of UCF101 keeps instead of 7.5 GB of features; each access reads one file.
+
+        feats = CachedFeatures(cache, paths)
+        for path in feats: feats[path].feats   # one clip in memory at a time
+    """
+
+    def __init__(self, cache: FeatureCache, paths: list[str]):
+        self.cache = cache
+        self.paths = list(dict.fromkeys(paths))
+        self._known = set(self.paths)
+
+    def __getitem__(self, path: str) -> ClipFeatures:
+        if path not in self._known:
+            raise KeyError(path)
+        clip = self.cache.load(path)
+        if clip is None:
+            raise KeyError(
+                f"{path}: its cached features ({self.cache.path_for(path)}) are gone or damaged; rerun extraction"
+            )
+        return clip
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+class FeatureRows:
+    """Clips' feature rows end to end in an unlinked temporary file, read back per batch (pread), so fitting a
+    head over all of UCF101 holds one batch of windows in memory, not the data set; indexed like the N×D float32
+    array it stands for (`rows[idx]` with an integer array or a slice gives a copy). The file has no name once
+    written (POSIX), so no run leaves one behind; the page cache, not this process, holds what is read often.
+
+        rows = FeatureRows.stack(result.features, keys, run_dir)
+        rows.lengths   # rows per clip, in `keys` order;  rows[np.arange(40)] -> 40×D
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, fd: int, name: str, rows: int, dim: int, lengths: list[int]):
+        self._fd, self._name = fd, name
+        self.shape = (rows, dim)
+        self.lengths = lengths
+        self._row_bytes = dim * self.dtype.itemsize
+        self._lock = threading.Lock()  # only where os.pread is missing (Windows): seek + read must pair up
+
+    @classmethod
+    def stack(cls, features: Mapping[str, ClipFeatures], keys: list[str], folder: Path) -> FeatureRows:
+        """Write the clips' rows in `keys` order, reading one clip at a time."""
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".rows-", suffix=".f32")
+        with contextlib.suppress(OSError):  # POSIX: the open descriptor keeps the data; Windows: removed in close()
+            os.unlink(name)
+            name = ""
+        lengths, dim = [], 0
+        try:
+            for k in keys:
+                feats = np.ascontiguousarray(features[k].feats, np.float32)
+                if feats.ndim != 2 or (dim and feats.shape[1] != dim):
+                    raise ValueError(f"{k}: features of shape {feats.shape}, expected N×{dim or 'D'}")
+                dim = int(feats.shape[1])
+                view = memoryview(feats).cast("B")
+                while view:
+                    view = view[os.write(fd, view) :]
+                lengths.append(len(feats))
+        except BaseException:
+            os.close(fd)
+            if name:
+                os.unlink(name)
+            raise
+        return cls(fd, name, sum(lengths), dim, lengths)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, slice):
+            index = np.arange(*index.indices(len(self)))
+        idx = np.asarray(index, np.int64)
+        flat = idx.reshape(-1)
+        if flat.size and (flat.min() < 0 or flat.max() >= len(self)):
+            raise IndexError(f"row index out of range 0..{len(self) - 1}")
+        out = np.empty((flat.size, self.shape[1]), np.float32)
+        starts = np.flatnonzero(np.diff(flat) != 1) + 1  # one read per run of consecutive rows (a window)
+        for a, b in zip(np.r_[0, starts], np.r_[starts, flat.size]):
+            buf = memoryview(out[a:b]).cast("B")
+            self._read_into(buf, int(flat[a]) * self._row_bytes)
+        return out.reshape(idx.shape + (self.shape[1],))
+
+    def _read_into(self, buf: memoryview, offset: int) -> None:
+        got = 0
+        while got < len(buf):
+            if hasattr(os, "pread"):
+                chunk = os.pread(self._fd, len(buf) - got, offset + got)
+            else:  # pragma: no cover - Windows
+                with self._lock:
+                    os.lseek(self._fd, offset + got, os.SEEK_SET)
+                    chunk = os.read(self._fd, len(buf) - got)
+            if not chunk:
+                raise OSError(f"feature rows file ended early at byte {offset + got}")
+            buf[got : got + len(chunk)] = chunk
+            got += len(chunk)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            if self._name:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._name)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
 
 def _fingerprint(path: str | os.PathLike) -> tuple[int, int] | None:
@@ -162,7 +311,8 @@ def _fingerprint(path: str | os.PathLike) -> tuple[int, int] | None:
     return st.st_size, st.st_mtime_ns
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this pid runs on this host (a temporary file's writer, say)."""
     if pid == os.getpid():
         return True
     try:
@@ -261,6 +411,7 @@ def extract_dataset(
     batch_size: int = 32,
     decode_workers: int = 2,
     progress: bool = True,
+    in_memory: bool = True,
 ) -> ExtractResult:
     """Features for every clip, from the cache where present, else computed and cached.
 
@@ -269,6 +420,9 @@ def extract_dataset(
     bundle gives each clip a fresh tracking state and a batch at most one frame of each clip (its next crop
     comes from this frame), so its batches hold one frame per clip in flight: up to `decode_workers`.
     Files that do not decode are listed in `failed`, not fatal. Safe to interrupt and rerun.
+
+    `in_memory=False` keeps no features: the result's `features` reads them from the cache when asked (a
+    CachedFeatures), and cached clips are only checked, not read, so memory does not grow with the clips.
     """
     if batch_size < 1 or decode_workers < 1:
         raise ValueError(f"batch_size and decode_workers must be >= 1, got {batch_size}, {decode_workers}")
@@ -277,55 +431,72 @@ def extract_dataset(
     cache.remove_stale_temp_files()
     unique = list(dict.fromkeys(str(p) for p in paths))
     features: dict[str, ClipFeatures] = {}
+    hits: set[str] = set()
     todo: list[str] = []
     for p in unique:
-        hit = cache.get(p)
+        hit = cache.get(p) if in_memory else (p if cache.valid(p) else None)
         if hit is None:
             todo.append(p)
         else:
-            features[p] = hit
-    cached = len(features)
-    failed: list[tuple[str, str]] = []
-    frames = 0
+            hits.add(p)
+            if in_memory:
+                features[p] = hit
+    fill = CacheFill()
     if todo:
-        bar = progress_bar(total=len(unique), initial=cached, unit="clip", desc="features", enabled=progress)
+        bar = progress_bar(total=len(unique), initial=len(hits), unit="clip", desc="features", enabled=progress)
         try:
-            frames = _extract_todo(
-                todo, bundle, spec, cache, device, int8, batch_size, decode_workers, features, failed, bar, start
-            )
+            extractor = open_extractor(bundle, int8=int8, device=device)
+            keep = (lambda clip: features.__setitem__(clip.path, clip)) if in_memory else None
+            fill = extract_into_cache(todo, extractor, cache, batch_size, decode_workers, keep, bar, start)
         finally:
             bar.close()
-    if failed and progress:
-        print(f"{len(failed)} of {len(unique)} files could not be decoded (skipped):", file=sys.stderr)
-        for p, why in failed:
-            print(f"  {p}: {why}", file=sys.stderr)
-    ordered = {p: features[p] for p in unique if p in features}
+    report_failed(fill.failed, len(unique), progress)
+    available = hits | set(fill.done)
+    ordered = [p for p in unique if p in available]
     return ExtractResult(
-        features=ordered,
-        failed=failed,
-        computed=len(features) - cached,
-        cached=cached,
+        features={p: features[p] for p in ordered} if in_memory else CachedFeatures(cache, ordered),
+        failed=fill.failed,
+        computed=len(fill.done),
+        cached=len(hits),
         seconds=time.perf_counter() - start,
-        frames=frames,
+        frames=fill.frames,
     )
 
 
-def _extract_todo(
+def report_failed(failed: list[tuple[str, str]], total: int, enabled: bool = True) -> None:
+    """The files that did not decode, each with its reason, on stderr."""
+    if failed and enabled:
+        print(f"{len(failed)} of {total} files could not be decoded (skipped):", file=sys.stderr)
+        for p, why in failed:
+            print(f"  {p}: {why}", file=sys.stderr)
+
+
+@dataclass
+class CacheFill:
+    """What one extract_into_cache call did: clips written to the cache (with their feature rows), files that
+    failed and why, frames run."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def extract_into_cache(
     todo: list[str],
-    bundle: Bundle,
-    spec: Sampling,
+    extractor: AnyExtractor,
     cache: FeatureCache,
-    device: str,
-    int8: bool,
-    batch_size: int,
-    decode_workers: int,
-    features: dict[str, ClipFeatures],
-    failed: list[tuple[str, str]],
-    bar: tqdm,
-    start: float,
-) -> int:
-    """The pipeline: decoder threads -> bounded queue -> FrameBatch + extractor here -> cache. Returns frames run."""
-    extractor = open_extractor(bundle, int8=int8, device=device)
+    batch_size: int = 32,
+    decode_workers: int = 2,
+    keep: Callable[[ClipFeatures], None] | None = None,
+    bar: tqdm | None = None,
+    start: float | None = None,
+) -> CacheFill:
+    """The pipeline: decoder threads -> bounded queue -> FrameBatch + extractor here -> cache, for clips known
+    not to be cached. Each finished clip is written to the cache (and handed to `keep`, when given), then
+    dropped: memory holds only the clips in flight. A Ray actor calls this with its own extractor session."""
+    start = time.perf_counter() if start is None else start
+    fill = CacheFill()
     jobs: queue.Queue = queue.Queue()
     for item in enumerate(todo):
         jobs.put(item)
@@ -334,14 +505,13 @@ def _extract_todo(
     n_workers = min(decode_workers, len(todo))
     workers = [
         threading.Thread(
-            target=_decode_worker, args=(jobs, spec, extractor, out, stop), name=f"decode-{i}", daemon=True
+            target=_decode_worker, args=(jobs, cache.spec, extractor, out, stop), name=f"decode-{i}", daemon=True
         )
         for i in range(n_workers)
     ]
     batch = FrameBatch(extractor, batch_size)  # tags: the clip number of each frame
     prepared = isinstance(extractor, Extractor)  # cnn frames arrive preprocessed by the decoder threads
     pending: dict[int, _Pending] = {}
-    frames = 0
 
     def finish(idx: int) -> None:
         p = pending.pop(idx)
@@ -353,20 +523,25 @@ def _extract_todo(
             end_reason=p.end[1],
         )
         cache.put(clip)
-        features[p.path] = clip
-        bar.update(1)
+        fill.done.append(p.path)
+        fill.rows[p.path] = len(p.rows)
+        if keep is not None:
+            keep(clip)
+        if bar is not None:
+            bar.update(1)
 
     def run_batch() -> None:
-        nonlocal frames
         owners, result = batch.run()
-        frames += len(owners)
+        fill.frames += len(owners)
         for i, idx in enumerate(owners):
             if idx in pending:  # a clip that failed mid-way is gone
                 pending[idx].rows.append(result.features[i])
         for idx in dict.fromkeys(owners):
             if idx in pending and pending[idx].complete:
                 finish(idx)
-        bar.set_postfix_str(f"{frames / max(time.perf_counter() - start, 1e-9):.0f} frames/s", refresh=False)
+        if bar is not None:
+            rate = fill.frames / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix_str(f"{rate:.0f} frames/s", refresh=False)
 
     def clip(idx: int) -> _Pending:
         if idx not in pending:
@@ -398,8 +573,9 @@ def _extract_todo(
                     finish(idx)
             elif kind == _FAIL:
                 pending.pop(idx, None)
-                failed.append((todo[idx], payload))
-                bar.update(1)
+                fill.failed.append((todo[idx], payload))
+                if bar is not None:
+                    bar.update(1)
             elif kind == _DONE:
                 done += 1
             elif kind == _CRASH:
@@ -410,4 +586,4 @@ def _extract_todo(
         stop.set()
         for w in workers:
             w.join(timeout=5 * PUT_TIMEOUT_S)
-    return frames
+    return fill

@@ -119,13 +119,22 @@ def build_windows(
     mode: str = "stride",
     segment_draws: int = 0,
     seed: int = 0,
+    stacked: np.ndarray | None = None,
 ) -> WindowSet:
-    """Cut windows from per-clip arrays (each N_i×D features, or N_i×h×w×3 frames, in time order)."""
+    """Cut windows from per-clip arrays (each N_i×D features, or N_i×h×w×3 frames, in time order).
+
+    `stacked`: the clips' rows already stacked in this order, as an array or anything indexed like one (e.g.
+    training.features.FeatureRows, read from disk per batch, so a data set larger than memory trains); it becomes
+    the WindowSet's `features` as it is, and `features` then only give each clip's length.
+    """
     if len(features) != len(labels):
         raise ValueError(f"{len(features)} feature arrays but {len(labels)} labels")
     if not features:
         raise ValueError("no clips to cut windows from")
-    stacked = np.concatenate([np.asarray(f) for f in features], axis=0)
+    if stacked is None:
+        stacked = np.concatenate([np.asarray(f) for f in features], axis=0)
+    elif len(stacked) != sum(len(f) for f in features):
+        raise ValueError(f"stacked has {len(stacked)} rows but the clips have {sum(len(f) for f in features)}")
     rng = np.random.default_rng(seed)
     index, win_labels, win_clip = [], [], []
     offset = 0

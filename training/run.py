@@ -12,7 +12,10 @@
     prepare(config, run_dir); extract(run_dir); fit(run_dir); evaluate(run_dir)   # = run(config, run_dir)
 
 Each stage reads what the previous one wrote, so `python -m training fit RUN_DIR` can refit a head on the
-cached features without touching the videos.
+cached features without touching the videos. No stage holds the data set's features in memory: extraction
+writes them clip by clip, and fitting and evaluation copy them from the cache into one temporary file that
+batches are read from (training.features.FeatureRows), so a full UCF101 run fits a 16 GB laptop.
+`extract(run_dir, ray="")` extracts on Ray (training.ray_extract).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from streaming.bundle import MANIFEST, load_bundle
 from streaming.clip_features import ClipFeatures
 from streaming.errors import ActionstreamError
 from streaming.sampler import Sampling
-from training.features import ExtractResult
+from training.features import ExtractResult, FeatureRows
 from training.fit import FitConfig, write_json_atomic
 
 CONFIG, EXTRACT, HISTORY, REPORT = "config.json", "extract.json", "history.json", "report.json"
@@ -252,20 +255,30 @@ def _motion_features(clips: list, bundle) -> ExtractResult:
     return ExtractResult(features=features, failed=[], computed=0, cached=len(features), seconds=0.0, frames=0)
 
 
-def _extract_features(config: RunConfig, run_dir: Path, clips: list, progress: bool):
+def _extract_features(config: RunConfig, run_dir: Path, clips: list, progress: bool, ray: str | None = None):
+    """Every clip's features, cached; the result reads them from the cache when asked (none held in memory).
+    `ray`: extract on the Ray cluster at this address ("": one on this machine) instead of here."""
     from training.features import extract_dataset
 
     bundle = load_bundle(run_dir / BUNDLE)
     if motion_dataset_root(config.data) is not None:
         return _motion_features(clips, bundle)
     cache = Path(config.cache) if config.cache else run_dir / FEATURES
+    paths = [c.path for c in clips]
+    if ray is not None:
+        from training.ray_extract import extract_dataset_ray
+
+        return extract_dataset_ray(
+            paths, bundle, config.sampling, cache, address=ray or None, device=config.device, progress=progress
+        )
     return extract_dataset(
-        [c.path for c in clips], bundle, config.sampling, cache, device=config.device, progress=progress
+        paths, bundle, config.sampling, cache, device=config.device, progress=progress, in_memory=False
     )
 
 
-def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    """Export the backbone into RUN_DIR/bundle (once) and cache every train and test clip's features."""
+def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = print, ray: str | None = None) -> dict:
+    """Export the backbone into RUN_DIR/bundle (once) and cache every train and test clip's features
+    (on the Ray cluster at `ray` when given; "" is one on this machine)."""
     from export.extractor_export import copy_extractor, export_backbone
     from training.fit import seed_everything
 
@@ -280,7 +293,7 @@ def extract(run_dir: Path, progress: bool = True, log: Callable[[str], None] = p
         seed_everything(config.fit.seed)  # random (--weights none) backbones repeat for a seed
         export_backbone(config.arch, config.weights, bundle_dir, config.input_size)
     export_s = time.perf_counter() - started
-    result = _extract_features(config, run_dir, data.train + data.test, progress)
+    result = _extract_features(config, run_dir, data.train + data.test, progress, ray)
     failed = [{"path": p, "reason": why} for p, why in result.failed]
     summary = {
         "classes": data.classes,
@@ -310,11 +323,11 @@ def _windows(config: RunConfig, run_dir: Path, clips: list, classes: list[str], 
     used = [c for c in clips if str(c.path) in result.features]
     if not used:
         raise ActionstreamError("no clip of this set could be decoded; see the failed files listed above")
-    feats = [result.features[str(c.path)].feats for c in used]
+    rows = FeatureRows.stack(result.features, [str(c.path) for c in used], run_dir)  # one clip in memory at a time
     labels = [classes.index(c.label) for c in used]
     draws = SEGMENT_DRAWS if train and config.sampling.mode == "segments" else 0
     ws = build_windows(
-        feats,
+        [range(n) for n in rows.lengths],  # the rows themselves are in `rows`; windows only need the lengths
         labels,
         config.sampling.window,
         hop,
@@ -322,6 +335,7 @@ def _windows(config: RunConfig, run_dir: Path, clips: list, classes: list[str], 
         mode=config.sampling.mode,
         segment_draws=draws,
         seed=config.fit.seed,
+        stacked=rows,
     )
     return ws, used
 
@@ -517,9 +531,15 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def run(config: RunConfig, run_dir: Path, progress: bool = True, log: Callable[[str], None] = print) -> dict:
-    """extract + fit + evaluate (+ export) in one go."""
+def run(
+    config: RunConfig,
+    run_dir: Path,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    ray: str | None = None,
+) -> dict:
+    """extract (on Ray when `ray` is given) + fit + evaluate (+ export) in one go."""
     prepare(config, run_dir)
-    extract(run_dir, progress, log)
+    extract(run_dir, progress, log, ray)
     fit(run_dir, progress, log)
     return evaluate(run_dir, progress, log)
