@@ -11,12 +11,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from dashboard.alerts_tab import ALERTS_OFF, AlertsTab
+from dashboard.alerts_tab import ALERTS_OFF, DURATION_SLIDER, MAX_COOLDOWN_S, THRESHOLD_SLIDER, AlertsTab
 from dashboard.api import Api
 from dashboard.cameras import MAX_CAMERAS, CamerasTab
 from dashboard.hub import Hub
 from dashboard.live import LiveTab
 from dashboard.model_tab import model_markdown, model_summary
+from dashboard.monitor_file import Kept, MonitorFileTab
 from dashboard.quiet_inputs import quiet
 from dashboard.session import NO_ALERTS
 from dashboard.source_policy import VIDEO_SUFFIXES
@@ -46,6 +47,7 @@ class Dashboard:
         self.live = LiveTab(self.hub, catalog)
         self.cameras = CamerasTab(self.hub, catalog)
         self.alerts = AlertsTab(self.hub)
+        self.monitor_file = MonitorFileTab(self.hub, catalog, self.alerts)
         self.api = Api(self.hub, catalog, self.bundle_root)
 
 
@@ -146,13 +148,24 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
             with gr.Tab("Cameras", id="cameras"):
                 cam_urls = gr.Textbox(
                     lines=4,
-                    label=f"Camera URLs, one per line (up to {MAX_CAMERAS})",
-                    placeholder="rtsp://cam1.local:8554/stream\nrtsp://cam2.local:8554/stream",
+                    label=f"Camera URLs, one per line, optionally named: name = URL (up to {MAX_CAMERAS})",
+                    placeholder="front-door = rtsp://cam1.local:8554/stream\nrtsp://cam2.local:8554/stream",
                     elem_id="cam-urls",
                 )
                 with gr.Row():
                     cam_start = gr.Button("Start cameras", variant="primary", elem_id="cam-start")
                     cam_stop = gr.Button("Stop cameras", elem_id="cam-stop")
+                    cam_load = gr.UploadButton(
+                        "Load monitor config", file_types=[".toml"], type="filepath", elem_id="cam-load"
+                    )
+                    cam_save = gr.Button("Save monitor config", elem_id="cam-save")
+                cam_file_status = gr.Markdown(
+                    "The camera list and the alert settings can be loaded from and saved as the monitor's config "
+                    "file (`python -m streaming monitor --config cameras.toml`).",
+                    elem_id="cam-file-status",
+                )
+                cam_file = gr.File(label="Monitor config", interactive=False, visible=False, elem_id="cam-file")
+                kept = gr.State(Kept())  # what a loaded file holds beyond the page, saved back with it
                 cam_status = gr.Markdown("", elem_id="cams-status")
                 tiles = []
                 for row in range(0, MAX_CAMERAS, 4):
@@ -174,15 +187,29 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                     actions = gr.CheckboxGroup(hub.labels, label="Alert on these actions", elem_id="alert-actions")
                     with gr.Column():
                         threshold = gr.Slider(
-                            0.05,
-                            1.0,
+                            THRESHOLD_SLIDER.low,
+                            THRESHOLD_SLIDER.high,
                             value=0.8,
-                            step=0.05,
+                            step=THRESHOLD_SLIDER.step,
                             label="Threshold (smoothed score)",
                             elem_id="alert-threshold",
                         )
                         min_duration = gr.Slider(
-                            0.0, 30.0, value=2.0, step=0.5, label="Minimum duration (s)", elem_id="alert-duration"
+                            DURATION_SLIDER.low,
+                            DURATION_SLIDER.high,
+                            value=2.0,
+                            step=DURATION_SLIDER.step,
+                            label="Minimum duration (s)",
+                            elem_id="alert-duration",
+                        )
+                        cooldown = quiet(
+                            gr.Number(
+                                value=0.0,
+                                minimum=0.0,
+                                maximum=MAX_COOLDOWN_S,
+                                label="Cooldown after an alert (s, per camera)",
+                                elem_id="alert-cooldown",
+                            )
                         )
                         snapshot = gr.Checkbox(
                             label="Save a snapshot of the frame", value=False, elem_id="alert-snapshot"
@@ -237,10 +264,12 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
             show_progress="hidden",
         )
         cam_stop.click(dash.cameras.stop, None, cam_status, api_visibility="private", show_progress="hidden")
-        rule_inputs = [actions, threshold, min_duration, snapshot]
+        rule_inputs = [actions, threshold, min_duration, snapshot, cooldown]
         for comp in rule_inputs:
-            # one queue for the four inputs: changes apply in the order they were made, the last one wins
-            comp.change(
+            # one queue for the rule's inputs: changes apply in the order they were made, the last one wins.
+            # `input`, not `change`: a loaded file sets the rule itself, and the change events its new values
+            # would fire carry stale values of inputs on a tab not yet opened (Gradio mounts tabs lazily)
+            comp.input(
                 dash.alerts.set_rule,
                 rule_inputs,
                 alert_rule,
@@ -248,6 +277,21 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                 concurrency_id="alert-rule",
                 concurrency_limit=1,
             )
+        # loading sets the rule too, so it joins the rule's queue
+        cam_load.upload(
+            dash.monitor_file.load,
+            [cam_load, snapshot],
+            [cam_urls, actions, threshold, min_duration, cooldown, alert_rule, kept, cam_file_status],
+            api_visibility="private",
+            concurrency_id="alert-rule",
+            concurrency_limit=1,
+        )
+        cam_save.click(
+            dash.monitor_file.save,
+            [cam_urls, actions, threshold, min_duration, cooldown, kept],
+            [cam_file, cam_file_status],
+            api_visibility="private",
+        )
         api_source = gr.Textbox(visible=False)
         api_seconds = quiet(gr.Number(visible=False))
         api_result = gr.JSON(visible=False)

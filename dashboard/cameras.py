@@ -2,12 +2,15 @@
 
 A camera that is down keeps retrying with backoff and shows why on its tile; the others go on. Like the Live tab,
 the generator ends itself when Stop sets the tab's event, with "Cameras stopped." as its last update.
+A line may name its camera, `front-door = rtsp://...`, as the monitor's config file does (dashboard.monitor_file
+loads and saves that file); the name is the camera's tile title and its name in alerts.
 """
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import gradio as gr
@@ -18,9 +21,36 @@ from dashboard.sources import SourceCatalog
 from dashboard.view import annotate, placeholder, short_provider
 from streaming.errors import ActionstreamError
 from streaming.events import SourceState
+from streaming.monitor_config import NAME_PATTERN
 
 MAX_CAMERAS = 8
 CAMERAS_STOPPED = "Cameras stopped."
+#: "name = source": the name as the monitor's file allows one (a URL's "scheme:" never matches: no ':' in names)
+_NAMED_LINE = re.compile(r"^(" + NAME_PATTERN.pattern.strip("^$") + r")\s*=\s*(\S.*)$")
+
+
+@dataclass(frozen=True)
+class CameraLine:
+    """One line of the camera list: an optional name and the source as typed."""
+
+    name: str | None
+    source: str
+
+
+def camera_lines(text: str | None) -> list[CameraLine]:
+    """The camera list's non-empty lines, each `source` or `name = source`."""
+    out = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line:
+            m = _NAMED_LINE.match(line)
+            out.append(CameraLine(m.group(1), m.group(2).strip()) if m else CameraLine(None, line))
+    return out
+
+
+def camera_list_text(cameras: Iterable[tuple[str, str]]) -> str:
+    """The camera list for (name, source) pairs, one `name = source` line each."""
+    return "\n".join(f"{name} = {source}" for name, source in cameras)
 
 
 @dataclass
@@ -46,20 +76,24 @@ class CamerasTab:
         session = hub.session(request)
         session.cameras_stop.set()  # a second Start replaces the cameras this tab was showing
         stop = session.cameras_stop = threading.Event()  # before opening: a Stop during slow opens still counts
-        lines = [line.strip() for line in (urls or "").splitlines() if line.strip()]
+        lines = camera_lines(urls)
         notes: list[str] = []
         if len(lines) > MAX_CAMERAS:
             notes.append(f"only the first {MAX_CAMERAS} cameras are watched")
             lines = lines[:MAX_CAMERAS]
         cams: list[Camera] = []
         unchanged_tiles = [gr.skip()] * MAX_CAMERAS
+        names: set[str] = set()
         try:
             for i, line in enumerate(lines):
+                name = line.name or f"cam{i + 1}"
+                name = name if name not in names else f"{name}-{i + 1}"  # alerts tell cameras apart by name
+                names.add(name)
                 try:
-                    spec, where = self.catalog.typed(line)
-                    cams.append(Camera(i, hub.open(spec, f"cam{i + 1}", loop=True, camera=True), where))
+                    spec, where = self.catalog.typed(line.source)
+                    cams.append(Camera(i, hub.open(spec, name, loop=True, camera=True), where))
                 except ActionstreamError as exc:
-                    notes.append(f"camera {i + 1} refused: {exc}")
+                    notes.append(f"camera {i + 1}{f' ({line.name})' if line.name else ''} refused: {exc}")
             head = (
                 f"{len(cams)} camera(s) on one shared engine ({short_provider(hub.engine.provider)})."
                 if cams

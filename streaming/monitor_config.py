@@ -12,11 +12,13 @@ The documented example is examples/cameras.toml.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -441,7 +443,10 @@ def _source(t: _Table, reader: _Reader) -> str:
         raise t.fail("source", "is empty; give an rtsp/http(s) URL, a video file, a camera index or 'demo'")
     if spec == "demo" or spec.isdigit():
         return spec
-    parts = urlsplit(spec)
+    try:
+        parts = urlsplit(spec)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL" for rtsp://[::1/x
+        raise t.fail("source", f"{safe_url(spec)}: not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
     if len(scheme) > 1:
         if scheme not in NETWORK_SCHEMES:
@@ -496,7 +501,10 @@ def _outputs(config: MonitorConfig, outputs: _Table) -> MonitorConfig:
         t.done()
     if (t := outputs.sub("webhook")) is not None:
         url = t.string("url", required=True)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise t.fail("url", f"{safe_url(url)}: not a valid URL ({exc})") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise t.fail("url", f"{safe_url(url)}: must be an http:// or https:// URL with a host")
         backoff_initial = t.number("backoff_initial_s", 1.0, 0.0, 3600.0, low_open=True)
@@ -554,3 +562,117 @@ def _outputs(config: MonitorConfig, outputs: _Table) -> MonitorConfig:
         t.done()
     outputs.done()
     return config
+
+
+# -- writing a config ----------------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_SECRETS = ("token", "hmac_secret", "password")
+
+
+def dump_monitor_config(config: MonitorConfig) -> str:
+    """The TOML text of `config`; `load_monitor_config` reads it back to an equal config (all but `path`).
+
+    Paths are written as held (absolute, once loaded). Secrets are written as values, so a config that read a
+    token from `token_env` comes back with the token itself in the text: keep such a file private.
+    """
+    data: dict[str, Any] = {"monitor": _plain(config.settings), "camera": [_plain(c) for c in config.cameras]}
+    if config.alerts:
+        data["alert"] = [_alert_table(a) for a in config.alerts]
+    outputs = {
+        key: _plain(value)
+        for key, value in {
+            "jsonl": config.jsonl,
+            "webhook": config.webhook,
+            "mqtt": config.mqtt,
+            "clips": config.clips,
+        }.items()
+        if value is not None
+    }
+    if outputs:
+        data["outputs"] = outputs
+    return dump_toml(data)
+
+
+def _alert_table(alert: AlertConfig) -> dict[str, Any]:
+    rule = alert.rule  # `snapshot` is the dashboard's: the file has no such key
+    table: dict[str, Any] = {
+        "name": alert.name,
+        "actions": sorted(rule.actions),
+        "threshold": rule.threshold,
+        "min_duration_s": rule.min_duration_s,
+        "cooldown_s": rule.cooldown_s,
+    }
+    if alert.cameras:
+        table["cameras"] = list(alert.cameras)
+    return table
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    """A config dataclass as its TOML table: None and empty secrets left out, paths as text, a region as a list."""
+    table: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "where" or value is None or (f.name in _SECRETS and not value):
+            continue
+        if isinstance(value, Region):
+            value = [value.x0, value.y0, value.x1, value.y1]
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        table[f.name] = value
+    return table
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """TOML text for the shapes a monitor config has: tables, arrays of tables, and keys whose values are
+    strings, numbers, booleans or lists of those. (tomllib reads but never writes; this is the small rest.)"""
+    lines: list[str] = []
+    _write_table(lines, (), data, array_item=False)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _write_table(lines: list[str], path: tuple[str, ...], table: Mapping[str, Any], array_item: bool) -> None:
+    values = {k: v for k, v in table.items() if not _is_table(v) and not _is_table_array(v)}
+    if path and (values or array_item or not table):  # a table of tables only needs no header of its own
+        header = ".".join(_toml_key(p) for p in path)
+        lines += ["", f"[[{header}]]" if array_item else f"[{header}]"]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values.items()]
+    for key, value in table.items():
+        if _is_table(value):
+            _write_table(lines, (*path, key), value, array_item=False)
+        elif _is_table_array(value):
+            for item in value:
+                _write_table(lines, (*path, key), item, array_item=True)
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, Mapping) for v in value)
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    # JSON's escapes are TOML's; TOML also wants DEL escaped
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # 0.6, 1e-07, inf, nan: all TOML floats
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a TOML value")

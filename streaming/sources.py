@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -480,12 +481,16 @@ class CameraSource(_CaptureSource):
 
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # not parseable (a bad port, "Invalid IPv6 URL"): hide whatever precedes an @
+        return re.sub(r"//[^/@]*@", "//***@", url)
     if parts.password is None and parts.username is None:
         return url
     host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
+    if port:
+        host += f":{port}"
     return parts._replace(netloc=f"***@{host}").geturl()
 
 

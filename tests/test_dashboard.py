@@ -593,3 +593,34 @@ def test_the_toggle_is_hidden_for_bundles_that_find_nobody(dashboard):
     [toggle] = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "draw-person"]
     assert not toggle.visible and toggle.value is False
     assert dashboard.hub.person(dashboard.hub.session(_request("cnn")), "any") is None
+
+
+# ------------------------------------------------------------------- issue 14: the monitor's config file on the page
+def test_the_alert_rule_takes_a_cooldown(dashboard):
+    request = _request("cooldown")
+    msg = dashboard.alerts.set_rule(["blue"], 0.6, 1.0, False, request, 30)  # Gradio passes it after the request
+    assert "at most once per camera every 30 s" in msg
+    assert dashboard.hub.session(request).tracker.rule == AlertRule(frozenset({"blue"}), 0.6, 1.0, False, 30.0)
+    assert "refused" in dashboard.alerts.set_rule(["blue"], 0.6, 1.0, False, request, -1)
+
+
+def test_the_cameras_tab_loads_and_saves_the_monitor_config(dashboard):
+    from dashboard.app import build_ui
+
+    demo = build_ui(dashboard, max_sessions=2)
+    ids = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    assert {"cam-load", "cam-save", "cam-file", "cam-file-status", "alert-cooldown"} <= set(ids)
+    fns = {d.fn.__name__: d for d in demo.fns.values() if getattr(d.fn, "__self__", None) is dashboard.monitor_file}
+    assert [b.elem_id for b in fns["load"].inputs] == ["cam-load", "alert-snapshot"]
+    assert [getattr(b, "elem_id", None) for b in fns["load"].outputs][:6] == [
+        "cam-urls",
+        "alert-actions",
+        "alert-threshold",
+        "alert-duration",
+        "alert-cooldown",
+        "alert-rule",
+    ]
+    assert fns["load"].concurrency_id == "alert-rule"  # in the rule's queue: applied in order with the inputs
+    assert [b.elem_id for b in fns["save"].outputs] == ["cam-file", "cam-file-status"]
+    rule_fns = [d for d in demo.fns.values() if getattr(d.fn, "__name__", "") == "set_rule"]
+    assert rule_fns and all(d.inputs[-1].elem_id == "alert-cooldown" for d in rule_fns)

@@ -178,3 +178,13 @@ def test_key_lines_follow_tables_arrays_and_skip_multiline_strings():
     lines = key_lines(text)
     assert lines[("a", "x")] == 2 and ("a", "y") not in lines
     assert lines[("cam", 0, "n")] == 7 and lines[("cam", 1, "n")] == 9 and lines[("o", "w", "url")] == 11
+
+
+def test_an_unparseable_url_is_one_config_error(tmp_path):
+    from streaming.monitor_config import ConfigError, load_monitor_config
+
+    path = tmp_path / "bad.toml"
+    path.write_text('[[camera]]\nname = "a"\nsource = "rtsp://user:pw@[::1/x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_monitor_config(path)
+    assert "bad.toml:3" in str(err.value) and "not a valid URL" in str(err.value) and "pw" not in str(err.value)
