@@ -6,7 +6,7 @@ there is no crop yet, or the tracked crop lost the person (pose flag below thres
 The extractor itself holds no per-stream state: each stream keeps a `PoseTrack` (from `new_state()`) and passes
 it in with its frame, so one extractor (two ONNX sessions) serves every stream, batched:
 
-    extractor = PoseExtractor(".cache/pose/pose_detector.onnx", ".cache/pose/pose_landmarks.onnx", PoseSpec())
+    extractor = PoseExtractor("models/pose/pose_detector.onnx", "models/pose/pose_landmarks.onnx", PoseSpec())
     tracks = [extractor.new_state() for _ in streams]
     result = extractor.extract([frame_a, frame_b], tracks)   # result.features: 2 x 40; result.persons[i]
 

@@ -1,7 +1,7 @@
 """What the pose extractor does to a true skeleton: visibility, jitter, per-person bias, outliers and dropouts.
 
 Every number below was measured on the real pipeline (streaming.pose_extractor.PoseExtractor with the BlazePose
-ONNX models of .cache/pose) run over all 1346 frames of ../shared/data/ucf101-mini (8 clips of real people at
+ONNX models now in models/pose) run over all 1346 frames of ../shared/data/ucf101-mini (8 clips of real people at
 25 fps, tracking across frames as the live engine does). Jitter is in body scales (the feature's unit:
 max(torso, shoulder width) in pixels), measured as the second-difference residual x[t] - (x[t-1] + x[t+1]) / 2
 of the hip-centred features on the least-moving quarter of frames (white noise of sd s gives a residual of

@@ -67,7 +67,7 @@ WINDOW_STEPS = 40
 SAMPLE_TIME_JITTER_S = 0.012
 
 #: Bone lengths as fractions of the torso (hip midpoint to shoulder midpoint), in the pose extractor's own
-#: convention. Measured: the BlazePose landmark model (.cache/pose, through streaming.pose_extractor) on all 1346
+#: convention. Measured: the BlazePose landmark model (models/pose, through streaming.pose_extractor) on all 1346
 #: frames of ucf101-mini (8 clips, real people); its 3D world landmarks (metres, free of foreshortening) on
 #: frames where both ends had visibility > 0.5 and lay inside the frame; medians (interquartile range).
 #: The 2D image landmarks agree after foreshortening (2D p90: shoulder 0.77, thigh 0.90, shin 0.90).
