@@ -45,7 +45,7 @@ INCEPTION_INT8_FPS = 56.0
 
 
 # ------------------------------------------------------------------------------------------------ inputs
-def make_bundle(root: Path, size: int = 64, dim: int = FEATURES, channels: int = 0) -> Path:
+def make_bundle(root: Path, size: int = 64, dim: int = FEATURES, channels: int = 0, seed: int = 0) -> Path:
     """An extractor-only bundle: NHWC frames -> [7x7 conv + relu, when `channels`] -> 8x8 average pool ->
     projection to `dim` -> tanh. Cheap per frame, with features as wide as InceptionV3's by default."""
     import onnx
@@ -54,7 +54,7 @@ def make_bundle(root: Path, size: int = 64, dim: int = FEATURES, channels: int =
     from streaming.bundle import Manifest, OnnxFile, sha256_file, write_manifest
     from streaming.preprocess import FrameSpec
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     nodes = [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2])]
     inits, c, src = [], 3, "nchw"
     if channels:
@@ -81,6 +81,7 @@ def make_bundle(root: Path, size: int = 64, dim: int = FEATURES, channels: int =
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
+    onnx.checker.check_model(model)
     root.mkdir(parents=True, exist_ok=True)
     onnx.save(model, root / "extractor.onnx")
     files = {"extractor": OnnxFile("extractor.onnx", sha256_file(root / "extractor.onnx"), "input", "features")}

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 from tiny_bundle import make_tiny_bundle  # tests/ is on sys.path (conftest)
 
-from streaming.bundle import Manifest, OnnxFile, load_bundle, sha256_file, write_manifest
+from bench.extraction_memory_bench import make_bundle
+from streaming.bundle import load_bundle
 from streaming.clip_features import ClipFeatures, extract_clip
 from streaming.clip_sampling import clip_windows
 from streaming.extractor import Extractor
-from streaming.preprocess import FrameSpec
 from streaming.sampler import RateSampler, Sampling
 from streaming.video import iter_frames
 from training.features import FeatureCache, extract_dataset
@@ -35,45 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 def build_variant(root: Path, size: int = 64, dim: int = 16, channels: int = 0, seed: int = 0):
     """An extractor-only bundle unlike the shared tiny one: NHWC frames -> [7x7 conv + relu] -> 8x8 average
     pool -> projection -> tanh. `channels` adds the conv, to make it slow enough to be killed mid-way."""
-    rng = np.random.default_rng(seed)
-    nodes = [helper.make_node("Transpose", ["input"], ["nchw"], perm=[0, 3, 1, 2])]
-    inits, c, src = [], 3, "nchw"
-    if channels:
-        inits.append(numpy_helper.from_array(rng.normal(0, 0.1, (channels, 3, 7, 7)).astype(np.float32), "w"))
-        nodes += [
-            helper.make_node("Conv", ["nchw", "w"], ["conv"], pads=[3, 3, 3, 3]),
-            helper.make_node("Relu", ["conv"], ["relu"]),
-        ]
-        c, src = channels, "relu"
-    k = size // 8
-    nodes += [
-        helper.make_node("AveragePool", [src], ["pool"], kernel_shape=[k, k], strides=[k, k]),
-        helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "proj"], ["mm"]),
-        helper.make_node("Tanh", ["mm"], ["features"]),
-    ]
-    inits.append(numpy_helper.from_array(rng.normal(0, 0.2, (c * 64, dim)).astype(np.float32), "proj"))
-    graph = helper.make_graph(
-        nodes,
-        "tiny_extractor",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, size, size, 3])],
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, dim])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    onnx.checker.check_model(model)
-    root.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, root / "extractor.onnx")
-    write_manifest(
-        root,
-        Manifest(
-            feature_size=dim,
-            frame=FrameSpec(size, size),
-            files={"extractor": OnnxFile("extractor.onnx", sha256_file(root / "extractor.onnx"), "input", "features")},
-        ),
-    )
-    return load_bundle(root)
+    return load_bundle(make_bundle(root, size=size, dim=dim, channels=channels, seed=seed))
 
 
 def write_clip(
