@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from streaming.bundle import load_bundle
-from streaming.demo import default_bundle_path, demo_clip_path
+from streaming.demo import demo_bundle_path, demo_clip_path
 from streaming.monitor import run_monitor
 
 SAMPLE_EVERY_S = 5.0
@@ -42,7 +42,7 @@ def folder_mb(path: Path) -> float:
 
 
 def write_config(work: Path, cameras: int, budget_mb: int) -> Path:
-    bundle = default_bundle_path()
+    bundle = demo_bundle_path()  # the model that knows the demo clip: alerts and event clips happen
     labels = load_bundle(bundle).manifest.labels
     lines = [
         "[monitor]",

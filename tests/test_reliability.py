@@ -155,13 +155,13 @@ def test_a_file_cut_short_after_whole_windows_predicts_and_warns(tiny_bundle, no
 
 
 def test_replay_reports_files_without_an_action_as_failed_clips(no_action_files, color_clips):
-    from streaming.demo import default_bundle_path
+    from streaming.demo import demo_bundle_path
     from streaming.engine import Engine, EngineConfig
     from streaming.replay import ReplayClip, replay_report
 
     clips = [ReplayClip(no_action_files[n], "SitDown") for n in ("cut", "still", "one")]
     clips.append(ReplayClip(color_clips["red"], "SitDown"))  # 4 s: one whole window of the demo model
-    with Engine(default_bundle_path(), EngineConfig(device="cpu")) as engine:
+    with Engine(demo_bundle_path(), EngineConfig(device="cpu")) as engine:
         report = replay_report(engine, clips, offline=False, progress=False)
     failed = {Path(f["path"]).stem: f["reason"] for f in report["clips_failed"]}
     assert set(failed) == {"cut", "still", "one"}, failed
@@ -175,10 +175,10 @@ def test_replay_reports_files_without_an_action_as_failed_clips(no_action_files,
 def _demo_copy(tmp_path: Path) -> Path:
     import shutil
 
-    from streaming.demo import default_bundle_path
+    from streaming.demo import demo_bundle_path
 
     out = tmp_path / "demo"
-    shutil.copytree(default_bundle_path(), out)
+    shutil.copytree(demo_bundle_path(), out)
     return out
 
 
