@@ -219,9 +219,11 @@ def test_a_two_node_cluster_spreads_clips_over_both_nodes(demo, tmp_path):
         pytest.skip(f"a two-node local Ray cluster cannot start here: {exc}")
     try:
         ray.init(address=cluster.address)
-        slowish = build_variant(tmp_path / "slowish", size=128, channels=16)
+        # enough work per clip that the second actor is up long before the first could finish every clip alone
+        # (with 16 light clips, a loaded machine once let one actor do them all in 3.7 s)
+        slowish = build_variant(tmp_path / "slowish", size=128, channels=48)
         paths = [
-            write_clip(tmp_path / "data" / f"C{i % 2}" / f"v_C{i % 2}_g{i:02d}_c01.avi", seconds=2.0, seed=i)
+            write_clip(tmp_path / "data" / f"C{i % 2}" / f"v_C{i % 2}_g{i:02d}_c01.avi", seconds=3.0, seed=i)
             for i in range(16)
         ]
         res = extract_dataset_ray(
