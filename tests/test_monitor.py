@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from test_outputs import Broker, Endpoint, Listener, mosquitto_binary, wait_for
+from test_outputs import Endpoint, Listener, broker, wait_for  # noqa: F401 (broker: the loopback mosquitto fixture)
 from tiny_bundle import COLORS_BGR, write_color_clip
 
 from streaming.annotated_video import AnnotatedVideo, annotate_frame
@@ -92,18 +92,6 @@ def test_annotated_video_keeps_real_time_and_shows_the_label(tmp_path):
 
 
 # -- the whole monitor --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def broker(tmp_path):
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto not installed (scripts/install-system-deps.sh installs it)")
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    b = Broker(folder)
-    b.start()
-    yield b
-    b.stop()
 
 
 @pytest.fixture
