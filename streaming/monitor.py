@@ -135,7 +135,9 @@ class Monitor:
         self.engines: dict[str, Engine] = {}
         self.cameras: dict[str, CameraRuntime] = {}
         for cam in config.cameras:
-            bundle = cam.bundle or default_bundle
+            bundle = cam.bundle or (
+                _demo_clip_bundle() if cam.source == "demo" and s.bundle is None else default_bundle
+            )
             key = str(bundle.resolve())
             if key not in self.engines:
                 self.engines[key] = Engine(bundle, engine_config)
@@ -385,6 +387,13 @@ class Monitor:
 
 def _latest(engine, name: str):
     return lambda: (engine.latest_prediction(name), engine.latest_person(name))
+
+
+def _demo_clip_bundle() -> Path:
+    """The demo clip shows stick figures: only the stick-figure model knows them (the people model sees nobody)."""
+    from streaming.demo import demo_bundle_path
+
+    return demo_bundle_path()
 
 
 def _demo_bundle() -> Path:

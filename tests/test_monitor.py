@@ -287,3 +287,20 @@ def test_save_videos_writes_every_replayed_frame_with_its_label(tiny_bundle, col
     assert count_frames(tmp_path / "out.mp4") == 100 and videos[0].dropped == 0  # 4 s at 25 fps, none dropped
     with pytest.raises(ActionstreamError, match="must end in"):
         save_videos([FileSource(color_clips["blue"])], tmp_path / "out.gif", engine)
+
+
+def test_the_demo_clip_camera_runs_on_the_stick_figure_model_and_others_on_the_default(tmp_path):
+    """The demo clip shows stick figures: the default people model would see nobody in it."""
+    from streaming.demo import default_bundle_path, demo_bundle_path
+    from streaming.monitor import Monitor
+    from streaming.monitor_config import load_monitor_config
+
+    if not (demo_bundle_path() / "manifest.json").is_file():
+        pytest.skip("models/demo is not in this checkout")
+    config = tmp_path / "cameras.toml"
+    config.write_text(
+        '[[camera]]\nname = "clip"\nsource = "demo"\n\n[[camera]]\nname = "door"\nsource = "rtsp://127.0.0.1:9/x"\n'
+    )
+    monitor = Monitor(load_monitor_config(config), out=StringIO(), open_outputs=False)
+    assert monitor.cameras["clip"].engine_key == str(demo_bundle_path().resolve())
+    assert monitor.cameras["door"].engine_key == str(default_bundle_path().resolve())
