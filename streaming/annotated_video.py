@@ -5,7 +5,9 @@ Frames come in through `add` (a source tap, from the capture thread) and wait in
 thread draws and encodes them, so a slow disk never holds up a camera (frames it cannot keep up with are
 dropped and counted). The video keeps real time: frames are placed by their stream time at `fps`, a gap repeats
 the last frame (up to MAX_GAP_S) and extra frames are skipped. Each file is written through streaming.atomic and
-appears only when complete; with `segment_s` a long run becomes a file per segment (`<stem>-<start>.mp4`).
+appears only when complete; with `segment_s` a long run becomes a file per segment (`<stem>-<start>.mp4`), and
+with `max_bytes` the oldest segments of this video go once they add up to more (a camera recorded for weeks
+never fills the disk; the segment just finished always stays).
 
     video = AnnotatedVideo(Path("out.mp4"), latest=lambda: (engine.latest_prediction("cam"), None))
     source = TappedSource(open_source("rtsp://..."), taps=[video.add])
@@ -92,6 +94,7 @@ class AnnotatedVideo:
         segment_s: float | None = None,
         width: int | None = None,
         lossless: bool = False,
+        max_bytes: int | None = None,
     ):
         self.path = Path(path)
         codec = CODECS.get(self.path.suffix.lower())
@@ -106,6 +109,8 @@ class AnnotatedVideo:
         self.segment_s = segment_s
         self.width = width
         self.lossless = lossless  # a replayed file waits for the writer instead of dropping frames
+        self.max_bytes = max_bytes
+        self.removed: list[Path] = []
         self.dropped = 0
         self.written_frames = 0
         self.files: list[Path] = []
@@ -152,21 +157,49 @@ class AnnotatedVideo:
                 frame, prediction, person = item
                 image = annotate_frame(self._scaled(frame.image), prediction, person, self.region)
                 if segment is not None and segment.full(image):
-                    segment.close()
+                    self._finish(segment)
                     segment = None
                 if segment is None:
                     segment = _Segment(self._next_path(), self.codec, self.fps, image.shape[1], image.shape[0])
                     self.files.append(segment.path)
                 self.written_frames += segment.write(frame.t, image)
                 if self.segment_s is not None and time.monotonic() - segment.started_wall >= self.segment_s:
-                    segment.close()
+                    self._finish(segment)
                     segment = None
         except Exception as exc:  # a full disk or a codec problem: say it once, keep the camera running
             self.error = f"{type(exc).__name__}: {exc}"
             log.warning("annotated video %s stopped: %s", self.path, self.error)
         finally:
             if segment is not None:
-                segment.close()
+                self._finish(segment)
+
+    def _finish(self, segment: _Segment) -> None:
+        segment.close()
+        if self.max_bytes is not None and self.segment_s is not None:
+            self._enforce_budget(keep=segment.path)
+
+    def _enforce_budget(self, keep: Path) -> None:
+        """Remove this video's oldest segments (by the start time in their names) until the rest fit `max_bytes`."""
+        total, segments = 0, []
+        for p in self.path.parent.glob(f"{self.path.stem}-*{self.path.suffix}"):
+            m = self._segment_name.fullmatch(p.name)
+            if m is None:
+                continue
+            try:
+                size = p.stat().st_size
+            except FileNotFoundError:
+                continue
+            segments.append(((m.group(1), int(m.group(2) or 0)), p, size))
+            total += size
+        for _, old, size in sorted(segments):
+            if total <= self.max_bytes:
+                break
+            if old == keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+                self.removed.append(old)
+            total -= size
 
     def _scaled(self, image: np.ndarray) -> np.ndarray:
         if self.width is None or image.shape[1] <= self.width:
@@ -174,11 +207,19 @@ class AnnotatedVideo:
         h = max(2, round(image.shape[0] * self.width / image.shape[1]))
         return cv2.resize(image, (self.width, h), interpolation=cv2.INTER_AREA)
 
+    @property
+    def _segment_name(self) -> re.Pattern:
+        return re.compile(re.escape(self.path.stem) + r"-(\d{8}-\d{6})(?:-(\d+))?" + re.escape(self.path.suffix))
+
     def _next_path(self) -> Path:
         if self.segment_s is None:
             return self.path
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        return self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
+        path, n = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}"), 0
+        while path in self.files or path.exists():  # two segments in one second (the camera changed resolution)
+            n += 1
+            path = self.path.with_name(f"{self.path.stem}-{stamp}-{n}{self.path.suffix}")
+        return path
 
 
 def save_videos(

@@ -256,6 +256,7 @@ class Monitor:
                     fps=RECORD_FPS,
                     region=cam.config.region,
                     segment_s=self.config.settings.record_segment_s,
+                    max_bytes=self.config.settings.record_max_bytes,
                     width=RECORD_WIDTH,
                 )
                 cam.videos.append(video)

@@ -44,7 +44,7 @@ class ConfigError(ActionstreamError):
 class MonitorSettings:
     """The `[monitor]` table: the default bundle and how the shared engine runs; status lines every N s."""
 
-    bundle: Path | None = None  # None: the demo model
+    bundle: Path | None = None  # None: the bundled default model (the people model)
     device: str = "auto"
     int8: bool = False
     hop_s: float = 1.0
@@ -52,6 +52,7 @@ class MonitorSettings:
     threads: int = 0
     status_interval_s: float = 60.0
     record_segment_s: float = 600.0
+    record_max_bytes: int = 20_000_000_000  # per camera: its oldest annotated segments go beyond this
 
 
 @dataclass(frozen=True)
@@ -379,6 +380,7 @@ def _settings(t: _Table | None) -> MonitorSettings:
         threads=t.integer("threads", 0, 0, 256),
         status_interval_s=t.number("status_interval_s", 60.0, 1.0, 86400.0),
         record_segment_s=t.number("record_segment_s", 600.0, 10.0, 86400.0),
+        record_max_bytes=t.integer("record_max_bytes", 20_000_000_000, 1_000_000, 1 << 50),
     )
     if s.bundle is not None and not (s.bundle / "manifest.json").is_file():
         raise t.fail("bundle", f"{s.bundle} is not a model bundle (no manifest.json)")

@@ -91,6 +91,26 @@ def test_annotated_video_keeps_real_time_and_shows_the_label(tmp_path):
     assert (drawn[:10] != image[:10]).any() and (drawn[-10:] == image[-10:]).all()  # the label band on top
 
 
+def test_annotated_segments_stay_within_their_disk_budget_and_the_newest_always_stays(tmp_path):
+    old = [tmp_path / f"cam-2020010{d}-000000.mp4" for d in range(1, 5)]
+    for path in old:
+        path.write_bytes(b"x" * 40_000)
+    other = tmp_path / "door-20200101-000000.mp4"  # another camera's recording: not this video's to remove
+    other.write_bytes(b"x" * 40_000)
+    video = AnnotatedVideo(tmp_path / "cam.mp4", latest=lambda: (None, None), fps=10, segment_s=0.3, max_bytes=100_000)
+    image = np.full((120, 160, 3), 128, np.uint8)
+    for i in range(12):
+        video.add(Frame(t=i / 10, image=image))
+        time.sleep(0.1)
+    video.close()
+    assert len(video.files) >= 2 and not video.error
+    kept = sorted(p.name for p in tmp_path.glob("cam-*.mp4"))
+    assert video.files[-1].name in kept  # the segment just finished
+    assert old[0] in video.removed and not old[0].exists()  # the oldest went first
+    assert sum(p.stat().st_size for p in tmp_path.glob("cam-*.mp4")) <= 100_000 or kept == [video.files[-1].name]
+    assert other.exists()
+
+
 # -- the whole monitor --------------------------------------------------------------------------------------------
 
 
