@@ -2,6 +2,7 @@
 
     python demo_app.py                                   # demo model, demo clip, http://127.0.0.1:7860
     python demo_app.py --bundle runs/ucf101 --clips data/ucf101/test --auth admin:secret
+    python demo_app.py --ray 10.0.0.5:6379               # the Cameras tab also shows the cluster's served cameras
 
 Every browser session gets its own streams (a clip, a camera URL, an upload or its webcam), all fed to one
 Engine, which batches the extractor over every stream. Nothing here knows about models: labels, window and
@@ -60,6 +61,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ap.add_argument("--int8", action="store_true", help="use the bundle's int8 extractor")
     ap.add_argument("--max-sessions", type=int, default=8, help="live streams served at once (others queue)")
+    ap.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="also show, on the Cameras tab, the cameras `python -m streaming serve` runs on this Ray cluster",
+    )
+    ap.add_argument("--ray-app", default=None, metavar="NAME", help="that serve app's name (default: actionstream)")
     return ap.parse_args(argv)
 
 
@@ -87,12 +97,17 @@ def serve(args: argparse.Namespace) -> int:
     if args.max_sessions < 1:
         raise ActionstreamError("--max-sessions must be at least 1")
     folders = ClipFolders(args.clips)
+    cluster = None
+    if args.ray is not None:
+        from dashboard.cluster_cameras import ClusterCameras
+
+        cluster = ClusterCameras(args.ray or None, args.ray_app)
     engine = Engine(args.bundle, EngineConfig(device=args.device, int8=args.int8))
     # the synthetic stick-figure clip holds no person: offer it only to models that do not look for people
     demo_clip = None if engine.extractor.finds_people else available_demo_clip()
     catalog = SourceCatalog(find_clips(folders, demo_clip), folders)
     try:
-        dash = Dashboard(engine, catalog, AlertLog(args.alerts_log), args.bundle)
+        dash = Dashboard(engine, catalog, AlertLog(args.alerts_log), args.bundle, cluster=cluster)
         demo = build_ui(dash, max_sessions=args.max_sessions)
         demo.queue(default_concurrency_limit=4, max_size=8 * args.max_sessions)
         engine.start()
@@ -119,6 +134,8 @@ def serve(args: argparse.Namespace) -> int:
             raise ActionstreamError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     finally:
         engine.stop()
+        if cluster is not None:
+            cluster.close()
     return 0
 
 

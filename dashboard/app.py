@@ -14,6 +14,8 @@ import gradio as gr
 from dashboard.alerts_tab import ALERTS_OFF, DURATION_SLIDER, MAX_COOLDOWN_S, THRESHOLD_SLIDER, AlertsTab
 from dashboard.api import Api
 from dashboard.cameras import MAX_CAMERAS, CamerasTab
+from dashboard.cluster_cameras import COLUMNS as CLUSTER_COLUMNS
+from dashboard.cluster_cameras import ClusterCameras
 from dashboard.hub import Hub
 from dashboard.live import LiveTab
 from dashboard.model_tab import model_markdown, model_summary
@@ -39,8 +41,16 @@ CSS = """
 class Dashboard:
     """Everything the page's handlers need, built once per process around the shared engine."""
 
-    def __init__(self, engine: Engine, catalog: SourceCatalog, alert_log: AlertLog, bundle_root: Path):
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: SourceCatalog,
+        alert_log: AlertLog,
+        bundle_root: Path,
+        cluster: ClusterCameras | None = None,
+    ):
         self.engine = engine
+        self.cluster = cluster  # the cameras served on a Ray cluster (demo_app.py --ray), or None
         self.catalog = catalog
         self.bundle_root = Path(bundle_root)
         self.hub = Hub(engine, alert_log)
@@ -167,6 +177,17 @@ def build_ui(dash: Dashboard, max_sessions: int = 8) -> gr.Blocks:
                 cam_file = gr.File(label="Monitor config", interactive=False, visible=False, elem_id="cam-file")
                 kept = gr.State(Kept())  # what a loaded file holds beyond the page, saved back with it
                 cam_status = gr.Markdown("", elem_id="cams-status")
+                if dash.cluster is not None:  # cameras served on the Ray cluster (python -m streaming serve)
+                    gr.Markdown(f"Cameras served on the Ray cluster (app `{dash.cluster.app}`):")
+                    cluster_table = gr.Dataframe(
+                        value=dash.cluster.table(),
+                        headers=CLUSTER_COLUMNS,
+                        interactive=False,
+                        elem_id="cluster-cameras",
+                    )
+                    gr.Timer(1.0).tick(
+                        dash.cluster.table, None, cluster_table, api_visibility="private", show_progress="hidden"
+                    )
                 tiles = []
                 for row in range(0, MAX_CAMERAS, 4):
                     with gr.Row():

@@ -3,6 +3,7 @@
 python -m streaming run --source demo --jsonl
 python -m streaming run --bundle runs/ucf/bundle --source rtsp://cam/stream --source 0
 python -m streaming replay --bundle B --data data/UCF101 --splits data/UCF101/ucfTrainTestlist --out r.json
+python -m streaming serve --ray 10.0.0.5:6379 --cameras cameras.toml     (cameras across a Ray cluster)
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from streaming.annotated_video import save_videos
 from streaming.command import run_command
 from streaming.errors import ActionstreamError, BundleError
-from streaming.events import Metrics, Prediction, SourceState, Status
+from streaming.events import Metrics, Prediction, SourceState, Status, jsonable
 from streaming.monitor import add_monitor_parser
+from streaming.serve_cli import add_serve_parser
 
 #: The states a stream ends in.
 TERMINAL = (SourceState.ENDED, SourceState.FAILED)
@@ -26,19 +28,8 @@ TERMINAL = (SourceState.ENDED, SourceState.FAILED)
 AT_CAPACITY_HINT = " (at capacity: fewer streams, --int8, or a GPU)"
 
 
-def _jsonable(obj):
-    """Strict JSON: NaN (e.g. latency before the first prediction) becomes null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
 def event_json(event) -> str:
-    return json.dumps(_jsonable(event.to_dict()), separators=(",", ":"))
+    return json.dumps(jsonable(event.to_dict()), separators=(",", ":"))
 
 
 def _ms(x: float) -> str:
@@ -271,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_replay)
     add_monitor_parser(sub)  # monitor --config cameras.toml [--check]
+    add_serve_parser(sub)  # serve --ray [ADDRESS] --cameras cameras.toml
     return ap
 
 

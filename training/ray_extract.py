@@ -29,6 +29,7 @@ from streaming.bundle import Bundle, load_bundle
 from streaming.errors import ActionstreamError
 from streaming.extractor import open_extractor
 from streaming.progress import progress_bar
+from streaming.ray_cluster import connect, import_ray
 from streaming.sampler import Sampling
 from training.features import (
     CachedFeatures,
@@ -52,9 +53,6 @@ CALLS_IN_FLIGHT = 2
 CPUS_PER_ACTOR = 1
 #: What a row's status says.
 DONE, CACHED, FAILED, FATAL = "done", "cached", "failed", "fatal"
-INSTALL_HINT = "install it with `pip install 'actionstream[ray]'`"
-#: How long a cluster address may take to accept a connection; ray.init itself retries for minutes.
-CONNECT_TIMEOUT_S = 5.0
 
 
 class ClipExtractor:
@@ -135,49 +133,6 @@ class ClipExtractor:
 
     def _fill(self, todo: list[str]) -> CacheFill:
         return extract_into_cache(todo, self.extractor, self.cache, self.batch_size, self.decode_workers)
-
-
-def import_ray():
-    """Ray and Ray Data, or one clear line saying how to get them."""
-    try:
-        import ray
-        import ray.data  # noqa: F401 - the [data] extra
-    except ImportError as exc:
-        raise ActionstreamError(f"--ray needs Ray Data ({exc}); {INSTALL_HINT}") from exc
-    return ray
-
-
-def connect(address: str | None) -> bool:
-    """Join the Ray cluster at `address` (None or "": one on this machine, started if none runs). Returns
-    whether this call started the connection (and so should end it)."""
-    ray = import_ray()
-    if ray.is_initialized():
-        return False
-    if address:
-        _check_reachable(address)
-    try:
-        ray.init(address=address or None, logging_level=logging.WARNING, log_to_driver=True)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        where = address or "this machine"
-        raise ActionstreamError(
-            f"cannot connect to Ray at {where}: {str(exc).strip().splitlines()[0]}; start one with "
-            "`ray start --head` and pass its address to --ray"
-        ) from exc
-    return True
-
-
-def _check_reachable(address: str) -> None:
-    """Fail in seconds, with one line, when a host:port (or ray://host:port) address does not answer."""
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if not sep or not port.isdigit():
-        return  # "auto", "local" and the like: Ray resolves them itself
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        raise ActionstreamError(
-            f"cannot connect to Ray at {address}: {exc.strerror or exc}; is the cluster up (`ray start --head`) "
-            "and its port open from here?"
-        ) from exc
 
 
 def pool_size(ray, use_gpu: bool) -> int:
