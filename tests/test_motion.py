@@ -1,5 +1,5 @@
 """The synthetic motion generator: exact labels, reproducible seeds, exact time reversal, runtime features,
-camera geometry, distinguishable classes, and the data set's round trip."""
+camera geometry, distinguishable classes, the data set's round trip, and the styles of the confusable classes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import streaming.pose_features
 import training.motion_dataset as motion_dataset
 from streaming.pose_features import pose_features
-from streaming.pose_spec import FEATURE_JOINTS, L_ANKLE, L_SHOULDER, R_ANKLE, R_SHOULDER
+from streaming.pose_spec import FEATURE_JOINTS, L_ANKLE, L_SHOULDER, L_WRIST, R_ANKLE, R_SHOULDER, R_WRIST
 from training.camera import CameraView, project
 from training.landmark_noise import NoiseConfig
 from training.motion import LABELS, simulate
@@ -148,3 +148,33 @@ def test_framing_draws_follow_the_class_probabilities():
     kick = [motion_dataset.draw_framing("Kick", rng) for _ in range(2000)]
     assert abs(idle.count("closeup") / 2000 - motion_dataset.CLOSEUP_PROB["Idle"]) < 0.04
     assert "closeup" not in kick and abs(kick.count("upper") / 2000 - 0.05) < 0.02
+
+
+def _styles(label: str, key: str, n: int = 60) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for seed in range(n):
+        v = str(simulate(label, np.random.default_rng(seed)).params[key])
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def test_the_confusable_classes_come_in_the_ways_people_do_them():
+    """Waves: forearm, high, horizontal and two-hand overhead; punches from a guard and from rest (forward or to
+    the side); big and small claps; low and high kicks; idle hands at the face and fidgeting."""
+    assert set(_styles("Wave", "style")) == {"forearm", "high", "horizontal", "overhead"}
+    assert set(_styles("Punch", "style")) == {"guard", "forward", "side"}
+    assert set(_styles("Clap", "wide")) == {"True", "False"} and set(_styles("Kick", "low")) == {"True", "False"}
+    assert {"face", "fidget"} <= set(_styles("Idle", "activity", 120))
+
+
+def test_a_punch_from_rest_reaches_out_from_hanging_arms():
+    """Arms hang at the start of a from-rest punch clip; a fist gets at least a forearm in front of its shoulder."""
+    for seed in range(40):
+        m = simulate("Punch", np.random.default_rng(seed))
+        if m.params["style"] != "forward" or m.params["punches"] < 2:
+            continue
+        wrists, shoulders = m.points[:, [L_WRIST, R_WRIST]], m.points[:, [L_SHOULDER, R_SHOULDER]]
+        reach = (wrists[..., 2] - shoulders[..., 2]).max()  # the person faces +z (yaw near 0)
+        assert reach > m.body.forearm and (wrists[0, :, 1] < shoulders[0, :, 1]).all()
+        return
+    pytest.fail("no forward punch from rest with two punches in 40 seeds")

@@ -1,6 +1,7 @@
 """models/people and its recipe (training.people_model): retargeting keeps the extractor's bone lengths, the
 seed ensemble is the softmax of the mean logits, the false-alarm count follows the open-set rule, the recipe on
-tiny settings gives a loadable bundle with the 17 labels, and the shipped bundle loads and answers."""
+tiny settings gives a loadable bundle with the 17 labels (and a failed rebuild leaves the old bundle whole), and
+the shipped bundle loads and answers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import numpy as np
 import pytest
 
 from training.motion import LABELS, random_body
-from training.people_model import Recipe, ensemble, false_alarms, key_frame, make_people_model, retarget
+from training.people_model import (
+    Recipe,
+    ensemble,
+    false_alarms,
+    key_frame,
+    make_people_model,
+    retarget,
+)
 
 PEOPLE = Path(__file__).resolve().parents[1] / "models" / "people"
 SKELETONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "skeletons"
@@ -84,7 +92,7 @@ def test_false_alarms_count_confident_non_idle_windows():
 
 
 @pytest.mark.skipif(not (SKELETONS / "lzq-openpose").is_dir(), reason="no ../shared/data/skeletons")
-def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path):
+def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path, monkeypatch):
     pytest.importorskip("keras")
     from streaming.bundle import load_bundle
     from streaming.head import Head
@@ -106,6 +114,25 @@ def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path):
     assert probs.shape == (2, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert len(report["seeds"]) == 2 and "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
     assert json.loads((tmp_path / "b" / "report.json").read_text())["labels"] == list(LABELS)
+
+    # a rebuild that fails half way (here: the head export) leaves the previous bundle as it was
+    import training.people_model as pm
+    from export import head_export
+
+    before = {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("export failed")
+
+    from training.motion_train import build_motion_head
+
+    untrained = (build_motion_head(len(LABELS), units=8), {"seed": 0})
+    monkeypatch.setattr(pm, "train_head", lambda *args, **kwargs: untrained)  # no second training
+    monkeypatch.setattr(head_export, "export_head", broken)
+    with pytest.raises(RuntimeError, match="export failed"):
+        pm.make_people_model(tmp_path / "b", recipe, cache_dir=None, real=False, progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "b").iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name != "b"]  # no temporary folder left behind
 
 
 @pytest.mark.skipif(not (PEOPLE / "manifest.json").is_file(), reason="models/people not built")

@@ -345,7 +345,7 @@ def _idle(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         _sit(p, rng)
         for s in "lr":
             p.arm(s, flex=rng.uniform(10, 45), abd=rng.uniform(0, 15), elbow=rng.uniform(50, 100), twist=-20)
-    activity = str(rng.choice(["still", "talk", "drink", "phone", "look", "shift", "scratch"]))
+    activity = str(rng.choice(["still", "talk", "drink", "phone", "look", "shift", "scratch", "face", "fidget"]))
     a, b = _sides(rng)
     if activity == "talk":  # gestures: hands in front of the body, small, irregular
         for s in (a, b) if rng.random() < 0.6 else (a,):
@@ -382,6 +382,25 @@ def _idle(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         up = pulse(t, rng.uniform(-0.3, seconds - 1.5), rng.uniform(0.5, 0.9), rng.uniform(0.5, 1.5), 0.7)
         p.arm(a, flex=p[f"{a}_flex"] * (1 - up) + rng.uniform(60, 95) * up, elbow=p[f"{a}_elbow"] * (1 - up) + 135 * up)
         p[f"{a}_abd"] = p[f"{a}_abd"] * (1 - up) + rng.uniform(20, 45) * up
+    elif activity == "face":  # a hand (or both) at the face or head for a while: rubbing, resting the chin,
+        # touching the hair, putting something on; small slow movements while there
+        start = rng.uniform(-2.0, seconds - 2.0)
+        up = pulse(t, start, rng.uniform(0.4, 1.0), rng.uniform(1.5, 5.0), rng.uniform(0.5, 1.0))
+        for s in (a, b) if rng.random() < 0.4 else (a,):
+            flex = rng.uniform(55, 110) + sway(t, rng, 6, 0.3, 2.5)
+            elbow = rng.uniform(125, 150) + sway(t, rng, 6, 0.3, 2.5)
+            abd = rng.uniform(5, 50) + sway(t, rng, 5, 0.3, 2.5)
+            p.arm(s, flex=p[f"{s}_flex"] * (1 - up) + flex * up, elbow=p[f"{s}_elbow"] * (1 - up) + elbow * up)
+            p[f"{s}_abd"] = p[f"{s}_abd"] * (1 - up) + abd * up
+            p[f"{s}_twist"] = p[f"{s}_twist"] * (1 - up) + rng.uniform(-50, 0) * up
+        p.add("head_pitch", rng.uniform(-10, 20) * up + sway(t, rng, 4, 0.2, 1.0))
+        p.add("head_yaw", sway(t, rng, 6, 0.2, 1.0))
+    elif activity == "fidget":  # small hand movements in front of the body: adjusting clothes, an object
+        for s in (a, b) if rng.random() < 0.6 else (a,):
+            p[f"{s}_flex"] = rng.uniform(5, 45) + sway(t, rng, 7, 0.5, 3.0)
+            p[f"{s}_abd"] = rng.uniform(0, 20) + sway(t, rng, 5, 0.5, 3.0)
+            p[f"{s}_elbow"] = rng.uniform(50, 110) + sway(t, rng, 12, 0.5, 3.0)
+            p[f"{s}_twist"] = rng.uniform(-50, 0)
     return {"sitting": sitting, "activity": activity}
 
 
@@ -477,29 +496,40 @@ def _raise_arms(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -
 
 
 def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
-    """A hand raised and waved side to side (forearm from the elbow, or the whole arm), then lowered."""
+    """A hand raised and waved side to side, then lowered. Styles: the forearm swinging at the elbow; the whole
+    arm up and sweeping sideways (a high arm wave); the arm held out in front at shoulder height and swept
+    horizontally across the body; both arms overhead sweeping out and in. Fast small waves and slow wide ones:
+    the lateral oscillation at the top is what tells a wave from raised arms."""
     t = p.t
     sitting = rng.random() < 0.3
     _stand(p, rng)
     if sitting:
         _sit(p, rng)
     a, b = _sides(rng)
-    arms = (a, b) if rng.random() < 0.35 else (a,)  # real sets wave with both hands as often as not
-    rise = rng.uniform(0.3, 0.8)
-    waving = rng.uniform(1.2, 3.2)
+    style = str(rng.choice(["forearm", "forearm", "high", "horizontal", "overhead"], p=[0.2, 0.15, 0.25, 0.2, 0.2]))
+    both = style == "overhead" or rng.random() < (0.35 if style != "horizontal" else 0.1)
+    arms = (a, b) if both else (a,)
+    rise = rng.uniform(0.3, 1.0)
+    waving = rng.uniform(0.6, 3.2)  # a greeting can be one or two sweeps before the arm comes down
     start = rng.uniform(-0.3, max(0.0, seconds - waving - 2 * rise))
     up = pulse(t, start, rise, waving, rise)
     if rng.random() < 0.3:  # still up at the end of the window
         up = ramp(t, start, rise)
-    freq = rng.uniform(1.2, 3.0)
-    amp = rng.uniform(15, 35)
-    whole_arm = rng.random() < 0.45
+    slow = style != "forearm" and rng.random() < 0.6  # wide sweeps take longer
+    freq = rng.uniform(0.35, 1.3) if slow else rng.uniform(1.2, 3.0)
+    amp = rng.uniform(30, 60) if slow else rng.uniform(15, 35)
     ph = rng.uniform(0, 6.3)
-    for s in arms:
+    for k_arm, s in enumerate(arms):
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
-        wig = amp * oscillate(t, freq, ph) * up
-        if whole_arm:  # arm up and straight, sweeping sideways
+        wig = amp * oscillate(t, freq, ph + (math.pi if k_arm and rng.random() < 0.3 else 0.0)) * up
+        if style == "high":  # arm up and straight, sweeping sideways
             target = {"flex": rng.uniform(115, 170), "abd": rng.uniform(20, 50) + wig, "elbow": rng.uniform(5, 30)}
+            target["twist"] = 0.0
+        elif style == "horizontal":  # arm out at shoulder height, swept in front of the body and back out
+            target = {"flex": rng.uniform(35, 75) + wig, "abd": rng.uniform(78, 95), "elbow": rng.uniform(0, 35)}
+            target["twist"] = rng.uniform(-20, 20)
+        elif style == "overhead":  # both arms above the head, sweeping out to the sides and back in
+            target = {"flex": rng.uniform(0, 25), "abd": rng.uniform(135, 160) + wig, "elbow": rng.uniform(0, 30)}
             target["twist"] = 0.0
         else:  # upper arm out to the side or up, forearm up, swinging at the elbow; the hand often above the head
             target = {
@@ -510,11 +540,13 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
             }
         for k, v in target.items():
             p[f"{s}_{k}"] = base[k] * (1 - up) + v * up
-    return {"freq": freq, "amplitude": amp, "whole_arm": whole_arm, "arms": len(arms), "sitting": sitting}
+    return {"freq": freq, "amplitude": amp, "style": style, "arms": len(arms), "sitting": sitting}
 
 
 def _clap(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
-    """Hands meeting in front of the chest (or the face) 1.5-4 times a second, in one or two bouts."""
+    """Hands meeting in front of the chest (or the face), in one or two bouts: small quick claps (1.5-4 a
+    second, the hands a hand's width apart between them), or big slow ones (0.6-2 a second), the arms swinging
+    open sideways at chest to shoulder height and back together in front."""
     t = p.t
     sitting = rng.random() < 0.3
     _stand(p, rng)
@@ -523,52 +555,105 @@ def _clap(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     bouts = int(rng.integers(1, 3))
     length = rng.uniform(1.0, 3.0) / bouts
     on, _ = pulses(t, rng, rng.uniform(-0.3, max(0.0, seconds - bouts * (length + 0.6))), bouts, 0.3, length, 0.3, 0.5)
-    freq = rng.uniform(1.5, 4.0)
-    high = rng.uniform(25, 60) if rng.random() < 0.8 else rng.uniform(70, 100)
-    amp = rng.uniform(12, 25)
-    open_abd = rng.uniform(5, 25)  # the upper arms open too: hands 0.2-0.5 m apart between claps
-    closed = -rng.uniform(50, 65)
+    wide = rng.random() < 0.3
+    freq = rng.uniform(0.6, 2.0) if wide else rng.uniform(1.5, 4.0)
     ph = rng.uniform(0, 6.3)
+    opened = (1 + oscillate(t, freq, ph)) / 2  # 0: hands together, 1: apart
+    if wide:  # the arms out in a near-horizontal plane (abd), swung from the side (low flex) to the front
+        closed_flex, open_flex = rng.uniform(88, 108), rng.uniform(10, 50)
+        plane, elbow = rng.uniform(50, 88), rng.uniform(0, 35)
+    else:  # elbows bent, hands in front of the chest: the forearms swing out (wide: far out) and back
+        chest_wide = rng.random() < 0.3
+        if chest_wide:
+            freq = rng.uniform(0.6, 2.0)
+        high = rng.uniform(25, 60) if rng.random() < 0.8 else rng.uniform(70, 100)
+        amp = rng.uniform(25, 45) if chest_wide else rng.uniform(12, 25)
+        # the upper arms open too: hands 0.2-0.5 m apart between claps (wide: up to 1 m)
+        open_abd = rng.uniform(15, 40) if chest_wide else rng.uniform(5, 25)
+        closed = -rng.uniform(50, 65)
     for s in "lr":
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
-        target = {
-            "flex": high + rng.uniform(-5, 5),
-            "abd": rng.uniform(-5, 8) + open_abd * (1 + oscillate(t, freq, ph)) / 2,
-            "elbow": rng.uniform(65, 100),
-            "twist": closed + amp * (1 + oscillate(t, freq, ph)),
-        }
+        if wide:
+            target = {
+                "flex": closed_flex - (closed_flex - open_flex) * opened,
+                "abd": plane + rng.uniform(-4, 4),
+                "elbow": elbow + rng.uniform(-5, 5),
+                "twist": 0.0,
+            }
+        else:
+            target = {
+                "flex": high + rng.uniform(-5, 5),
+                "abd": rng.uniform(-5, 8) + open_abd * opened,
+                "elbow": rng.uniform(65, 100),
+                "twist": closed + 2 * amp * opened,
+            }
         for k, v in target.items():
             p[f"{s}_{k}"] = base[k] * (1 - on) + v * on
-    return {"freq": freq, "bouts": bouts, "sitting": sitting}
+    return {"freq": freq, "bouts": bouts, "wide": wide, "sitting": sitting}
 
 
 def _punch(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
-    """Boxing: a guard, then straight punches (one arm or alternating), the trunk turning into each."""
+    """Straight punches. From a boxing guard (one arm or alternating, the trunk turning into each), or from
+    rest: the fist comes up to the chest and shoots out (forward, towards the camera or across, or out to the
+    side), then the arm drops back; one to four punches."""
     t = p.t
     _stand(p, rng)
     a, b = _sides(rng)
-    p[f"{a}_hip_flex"] = rng.uniform(10, 25)
-    p[f"{b}_hip_flex"] = -rng.uniform(5, 15)
-    for s in "lr":
-        p[f"{s}_knee"] = rng.uniform(10, 25)
-    guard = _guard(p, rng)
-    n = int(rng.integers(2, 9))
-    rate = rng.uniform(1.0, 3.0)
-    start = rng.uniform(-0.2, max(0.0, seconds - n / rate))
-    alternate = rng.random() < 0.6
+    style = str(rng.choice(["guard", "forward", "side"], p=[0.45, 0.35, 0.2]))
+    alternate = rng.random() < (0.6 if style == "guard" else 0.35)
+    if style == "guard":
+        p[f"{a}_hip_flex"] = rng.uniform(10, 25)
+        p[f"{b}_hip_flex"] = -rng.uniform(5, 15)
+        for s in "lr":
+            p[f"{s}_knee"] = rng.uniform(10, 25)
+        guard = _guard(p, rng)
+        n = int(rng.integers(2, 9))
+        rate = rng.uniform(1.0, 3.0)
+        start = rng.uniform(-0.2, max(0.0, seconds - n / rate))
+        t0 = start
+        for k in range(n):
+            s = (a if k % 2 == 0 else b) if alternate else a
+            out = rng.uniform(0.1, 0.25)
+            ext = pulse(t, t0, out, rng.uniform(0.0, 0.1), rng.uniform(0.15, 0.35))
+            flex, abd, elbow, twist = guard[s]
+            p.add(f"{s}_flex", (rng.uniform(80, 100) - flex) * ext)
+            p.add(f"{s}_abd", (rng.uniform(-5, 15) - abd) * ext)
+            p.add(f"{s}_elbow", (rng.uniform(0, 20) - elbow) * ext)
+            p.add(f"{s}_twist", -twist * ext)
+            p.add("trunk_twist", (-1 if s == "l" else 1) * rng.uniform(8, 20) * ext)
+            t0 += (1 / rate) * rng.uniform(0.7, 1.3)
+        return {"punches": n, "rate": rate, "alternate": alternate, "style": style}
+    n = int(rng.integers(1, 5))
+    rate = rng.uniform(0.4, 1.4)  # punches per second: from rest, each takes the arm up, out and down again
+    start = rng.uniform(-0.3, max(0.0, seconds - n / rate))
     t0 = start
     for k in range(n):
         s = (a if k % 2 == 0 else b) if alternate else a
-        out = rng.uniform(0.1, 0.25)
-        ext = pulse(t, t0, out, rng.uniform(0.0, 0.1), rng.uniform(0.15, 0.35))
-        flex, abd, elbow, twist = guard[s]
-        p.add(f"{s}_flex", (rng.uniform(80, 100) - flex) * ext)
-        p.add(f"{s}_abd", (rng.uniform(-5, 15) - abd) * ext)
-        p.add(f"{s}_elbow", (rng.uniform(0, 20) - elbow) * ext)
-        p.add(f"{s}_twist", -twist * ext)
-        p.add("trunk_twist", (-1 if s == "l" else 1) * rng.uniform(8, 20) * ext)
-        t0 += (1 / rate) * rng.uniform(0.7, 1.3)
-    return {"punches": n, "rate": rate, "alternate": alternate}
+        lift, out, hold, back = (
+            rng.uniform(0.15, 0.45),
+            rng.uniform(0.1, 0.3),
+            rng.uniform(0.0, 0.5),
+            rng.uniform(0.2, 0.5),
+        )
+        on = pulse(t, t0, lift, out + hold, back)  # the fist up at the chest, then back down at the side
+        ext = pulse(t, t0 + lift, out, hold, back * 0.6)  # the arm shooting out
+        chamber = {"flex": rng.uniform(20, 50), "abd": rng.uniform(5, 25), "elbow": rng.uniform(100, 135)}
+        chamber["twist"] = rng.uniform(-45, -20)
+        if style == "forward":
+            target = {"flex": rng.uniform(75, 100), "abd": rng.uniform(-20, 10), "elbow": rng.uniform(0, 20)}
+        else:
+            target = {"flex": rng.uniform(0, 35), "abd": rng.uniform(70, 100), "elbow": rng.uniform(0, 20)}
+        target["twist"] = 0.0
+        for key in ("flex", "abd", "elbow", "twist"):
+            p[f"{s}_{key}"] = p[f"{s}_{key}"] * (1 - on) + chamber[key] * on + (target[key] - chamber[key]) * ext
+        if style == "side" and rng.random() < 0.5:  # the other fist comes across the chest
+            o = b if s == a else a
+            p[f"{o}_flex"] = p[f"{o}_flex"] * (1 - on) + rng.uniform(40, 80) * on
+            p[f"{o}_abd"] = p[f"{o}_abd"] * (1 - on) - rng.uniform(0, 20) * on
+            p[f"{o}_elbow"] = p[f"{o}_elbow"] * (1 - on) + rng.uniform(90, 130) * on
+        p.add("trunk_twist", (-1 if s == "l" else 1) * rng.uniform(0, 15) * ext)
+        t0 += (1 / rate) * rng.uniform(0.8, 1.3)
+    return {"punches": n, "rate": rate, "alternate": alternate, "style": style}
 
 
 def _kick(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
@@ -578,10 +663,11 @@ def _kick(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     if rng.random() < 0.5:
         _guard(p, rng)
     n = int(rng.integers(1, 4))
-    dur = rng.uniform(0.6, 1.1)
+    dur = rng.uniform(0.4, 1.1)
     start = rng.uniform(0.0, max(0.0, seconds - n * (dur + 0.3)))
     a, b = _sides(rng)
     alternate = rng.random() < 0.4
+    low = rng.random() < 0.4  # a low, quick kick: the knee barely chambers
     side_kick = rng.random() < 0.3
     t0 = start
     for k in range(n):
@@ -590,7 +676,7 @@ def _kick(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         d = dur * rng.uniform(0.85, 1.15)
         chamber = pulse(t, t0, 0.3 * d, 0.4 * d, 0.3 * d)
         snap = pulse(t, t0 + 0.3 * d, 0.15 * d, 0.1 * d, 0.15 * d)
-        height = rng.uniform(60, 110)
+        height = rng.uniform(30, 65) if low else rng.uniform(60, 110)
         if side_kick:
             p.add(f"{s}_hip_abd", height * chamber)
             p.add(f"{s}_hip_flex", 20 * chamber)
@@ -598,12 +684,13 @@ def _kick(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         else:
             p.add(f"{s}_hip_flex", height * chamber)
             p.add("trunk_pitch", -rng.uniform(0, 15) * chamber)
-        p.add(f"{s}_knee", 90 * chamber - 80 * snap)
+        knee = rng.uniform(45, 80) if low else 90.0
+        p.add(f"{s}_knee", knee * chamber - (knee - 10) * snap)
         p.add(f"{o}_knee", rng.uniform(5, 20) * chamber)
         for arm in "lr":
             p.add(f"{arm}_abd", rng.uniform(0, 30) * chamber)
         t0 += d + rng.uniform(0.1, 0.6)
-    return {"kicks": n, "side": side_kick, "alternate": alternate}
+    return {"kicks": n, "side": side_kick, "alternate": alternate, "low": low}
 
 
 def _jump(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
