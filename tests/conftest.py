@@ -68,3 +68,20 @@ def rtsp_server(tmp_path):
     yield start
     for server in servers:
         server.kill()
+
+
+@pytest.fixture
+def dashboard(tiny_bundle, color_clips, tmp_path):
+    """The dashboard's handlers around a running engine on the tiny bundle (the dashboard tests share it)."""
+    from dashboard.app import Dashboard
+    from dashboard.source_policy import ClipFolders
+    from dashboard.sources import SourceCatalog, find_clips
+    from streaming.alerts import AlertLog
+    from streaming.engine import Engine
+
+    engine = Engine(tiny_bundle)
+    engine.start()
+    folders = ClipFolders([color_clips["red"].parent])
+    catalog = SourceCatalog(find_clips(folders, None), folders)
+    yield Dashboard(engine, catalog, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
+    engine.stop()

@@ -195,20 +195,6 @@ def test_cli_defaults_are_safe(monkeypatch):
     assert demo_app.parse_auth(None) is None
 
 
-@pytest.fixture
-def dashboard(tiny_bundle, color_clips, tmp_path):
-    from dashboard.app import Dashboard
-    from dashboard.sources import SourceCatalog, find_clips
-    from streaming.engine import Engine
-
-    engine = Engine(tiny_bundle)
-    engine.start()
-    folders = ClipFolders([color_clips["red"].parent])
-    catalog = SourceCatalog(find_clips(folders, None), folders)
-    yield Dashboard(engine, catalog, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
-    engine.stop()
-
-
 def _request(key: str):
     import gradio as gr
 

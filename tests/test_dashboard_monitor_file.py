@@ -14,28 +14,13 @@ import pytest
 
 from dashboard.cameras import CameraLine, camera_lines
 from dashboard.monitor_file import Kept, config_text, slider_update
-from dashboard.source_policy import ClipFolders
-from streaming.alerts import AlertLog, AlertRule
+from streaming.alerts import AlertRule
 from streaming.monitor_config import dump_monitor_config, dump_toml, load_monitor_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cameras.toml"
 SKIP = gr.skip()
 # the load handler's outputs
 CAMERAS, ACTIONS, THRESHOLD, DURATION, COOLDOWN, RULE_LINE, KEPT, STATUS = range(8)
-
-
-@pytest.fixture
-def dashboard(tiny_bundle, color_clips, tmp_path):
-    from dashboard.app import Dashboard
-    from dashboard.sources import SourceCatalog, find_clips
-    from streaming.engine import Engine
-
-    engine = Engine(tiny_bundle)
-    engine.start()
-    folders = ClipFolders([color_clips["red"].parent])
-    catalog = SourceCatalog(find_clips(folders, None), folders)
-    yield Dashboard(engine, catalog, AlertLog(tmp_path / "alerts.jsonl"), Path(tiny_bundle))
-    engine.stop()
 
 
 def _request(key: str):

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streaming.atomic import atomic_dir, atomic_write_text
 from streaming.bundle import load_bundle, write_manifest
 from streaming.pose_features import pose_features
 from streaming.pose_spec import FEATURE_JOINTS, NUM_BODY_LANDMARKS
@@ -803,8 +804,6 @@ def make_people_model(
     out = Path(out)
     if out.exists() and not (out / "manifest.json").is_file():
         raise FileExistsError(f"{out}: exists and is not a bundle; choose a new folder")
-    from streaming.atomic import atomic_dir
-
     # built in a temporary sibling folder that replaces `out` whole only once complete: a crash or an export
     # refusal leaves the previous bundle as it was, never a half-written one
     with atomic_dir(out, check=load_bundle) as tmp:
@@ -828,8 +827,6 @@ def make_people_model(
 
 
 def _write_report(out: Path, report: dict) -> None:
-    from streaming.atomic import atomic_write_text
-
     atomic_write_text(Path(out) / "report.json", json.dumps(report, indent=1, default=_json_default) + "\n")
 
 
@@ -862,19 +859,25 @@ def targets(report: dict) -> dict[str, dict]:
     }
 
 
+def _built_bundle(out: Path) -> tuple[dict[str, Any], Any]:
+    """A built bundle's report.json and its head as a PredictFn, refusing one whose labels are not the recipe's."""
+    from training.real_eval import bundle_predict_fn
+
+    report = json.loads((out / "report.json").read_text())
+    fn, labels = bundle_predict_fn(out)
+    if labels != list(LABELS):
+        raise ValueError(f"{out}: labels {labels} are not the 17 of the recipe")
+    return report, fn
+
+
 def finalize_held_out(
     out: Path, recipe: Recipe = Recipe(), cache_dir: Path | None = REPO / "data" / "people", progress: bool = True
 ) -> dict[str, Any]:
     """The final figure, once: the exported bundle's head (and each seed's head, and the mean-pool baseline
     refitted on the same training mix) on the held-out subjects 6-10; written into the bundle's report.json
     and confusion.png."""
-    from training.real_eval import bundle_predict_fn
-
     out = Path(out)
-    report = json.loads((out / "report.json").read_text())
-    fn, labels = bundle_predict_fn(out)
-    if labels != list(LABELS):
-        raise ValueError(f"{out}: labels {labels} are not the 17 of the recipe")
+    report, fn = _built_bundle(out)
     data = build_training_data(recipe, cache_dir)
     baseline = mean_pool_baseline(data.x, [LABELS[k] for k in data.y], LABELS)
     final = real_figures(fn, HELD_OUT_SUBJECTS)
@@ -896,8 +899,6 @@ def finalize_held_out(
         held["open_set"] = held_out_open_set(fn, report["open_set_threshold"])
     report["real_held_out"] = held
     report["targets"] = targets(report)
-    from streaming.atomic import atomic_dir
-
     with atomic_dir(out, start_from_existing=True) as tmp:  # report and figure replaced together
         _write_confusion(report, "real_held_out", tmp)
         _write_report(tmp, report)
@@ -910,14 +911,8 @@ def finalize_open_set(out: Path, progress: bool = True) -> dict[str, Any]:
     """Choose the open-set threshold of the bundle at `out` again by OPEN_SET_RULE (its head untouched), measure
     it (ucf101-mini no-target clips through the bundle's own extractor; held-out subjects 6-10 where the report
     already has the held-out figures) and write it into manifest.json and report.json together."""
-    from streaming.atomic import atomic_dir
-    from training.real_eval import bundle_predict_fn
-
     out = Path(out)
-    report = json.loads((out / "report.json").read_text())
-    fn, labels = bundle_predict_fn(out)
-    if labels != list(LABELS):
-        raise ValueError(f"{out}: labels {labels} are not the 17 of the recipe")
+    report, fn = _built_bundle(out)
     fresh = open_set_report(fn, out)
     stale = {"threshold_tradeoff", "shipped_open_set_threshold"}  # the rules before OPEN_SET_RULE
     merged: dict[str, Any] = {}

@@ -7,8 +7,9 @@ once (slow work happens in the output's own thread), and `close(timeout_s)` ends
 from __future__ import annotations
 
 import json
-import math
-from typing import Any, Protocol
+from typing import Protocol
+
+from streaming.events import jsonable
 
 
 class Output(Protocol):
@@ -17,16 +18,6 @@ class Output(Protocol):
     def close(self, timeout_s: float = 5.0) -> None: ...
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def event_json(event: dict) -> str:
     """Strict, compact JSON for an event (NaN becomes null, which every JSON parser reads)."""
-    return json.dumps(_finite(event), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(jsonable(event), separators=(",", ":"), ensure_ascii=False)
