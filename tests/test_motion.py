@@ -161,7 +161,7 @@ def _styles(label: str, key: str, n: int = 60) -> dict[str, int]:
 def test_the_confusable_classes_come_in_the_ways_people_do_them():
     """Waves: forearm, high, horizontal and two-hand overhead; punches from a guard and from rest (forward or to
     the side); big and small claps; low and high kicks; idle hands at the face and fidgeting."""
-    assert set(_styles("Wave", "style")) == {"forearm", "high", "horizontal", "overhead"}
+    assert set(_styles("Wave", "style")) == {"forearm", "high", "horizontal", "overhead", "arc"}
     assert set(_styles("Punch", "style")) == {"guard", "forward", "side"}
     assert set(_styles("Clap", "wide")) == {"True", "False"} and set(_styles("Kick", "low")) == {"True", "False"}
     assert {"face", "fidget"} <= set(_styles("Idle", "activity", 120))

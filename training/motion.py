@@ -470,47 +470,53 @@ def _sit_down(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> 
 
 
 def _raise_arms(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
-    """Both arms (or one) up overhead, forwards or sideways, held, and down; one to three times."""
+    """Both arms raised in front (straight forward or a little out) to overhead, held still there with the
+    hands apart, and lowered; one to three times. Both arms: one raised arm is a wave, a hail or a punch. Through
+    the front: arms swept up through the sides over the head are how both real skeleton sets wave with two hands
+    (Wave's "arc" style). Held still: a two-arm wave keeps sweeping at the top."""
     t = p.t
     sitting = rng.random() < 0.25
     _stand(p, rng)
     if sitting:
         _sit(p, rng)
     n = int(rng.integers(1, 4))
-    rise, hold, fall = rng.uniform(0.4, 1.1), rng.uniform(0.2, 1.5), rng.uniform(0.4, 1.1)
+    rise, hold, fall = rng.uniform(0.4, 1.1), rng.uniform(0.5, 1.8), rng.uniform(0.4, 1.1)
     start = rng.uniform(-0.2, max(0.0, seconds - n * (rise + hold + fall) - 0.2))
     up, _ = pulses(t, rng, start, n, rise, hold, fall, rng.uniform(0.2, 0.8))
     if rng.random() < 0.25:  # raised and kept up
         up = np.maximum(up, ramp(t, start, rise))
-    sideways = rng.random() < 0.5
-    height = rng.uniform(140, 180) if rng.random() < 0.85 else rng.uniform(95, 130)
-    arms = ("l", "r") if rng.random() < 0.85 else (_sides(rng)[0],)
-    for s in arms:
+    height = rng.uniform(140, 175) if rng.random() < 0.85 else rng.uniform(95, 130)
+    out = rng.uniform(0, 40)  # straight forward .. a little out to the sides
+    for s in ("l", "r"):
         flex0, abd0, elb0 = p[f"{s}_flex"].copy(), p[f"{s}_abd"].copy(), p[f"{s}_elbow"].copy()
-        h = height + rng.uniform(-8, 8)
-        p[f"{s}_flex"] = flex0 * (1 - up) + (rng.uniform(0, 25) if sideways else h) * up
-        p[f"{s}_abd"] = abd0 * (1 - up) + (h if sideways else rng.uniform(0, 25)) * up
+        p[f"{s}_flex"] = flex0 * (1 - up) + (height + rng.uniform(-8, 8)) * up
+        p[f"{s}_abd"] = abd0 * (1 - up) + (out + rng.uniform(-5, 5)) * up
         p[f"{s}_elbow"] = elb0 * (1 - up) + rng.uniform(0, 25) * up
     p.add("head_pitch", -rng.uniform(0, 15) * up)
-    return {"reps": n, "sideways": sideways, "arms": len(arms), "sitting": sitting}
+    return {"reps": n, "out_deg": out, "arms": 2, "sitting": sitting}
 
 
 def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
     """A hand raised and waved side to side, then lowered. Styles: the forearm swinging at the elbow; the whole
     arm up and sweeping sideways (a high arm wave); the arm held out in front at shoulder height and swept
-    horizontally across the body; both arms overhead sweeping out and in. Fast small waves and slow wide ones:
-    the lateral oscillation at the top is what tells a wave from raised arms."""
+    horizontally across the body; both arms overhead sweeping out and in; both arms in big arcs between straight
+    out to the sides and overhead, the hands meeting above the head (a wave for attention: how both real skeleton
+    sets wave). Fast small waves and slow wide ones: the arms keep moving at the top, which tells a wave from
+    raised arms (held still)."""
     t = p.t
     sitting = rng.random() < 0.3
     _stand(p, rng)
     if sitting:
         _sit(p, rng)
     a, b = _sides(rng)
-    style = str(rng.choice(["forearm", "forearm", "high", "horizontal", "overhead"], p=[0.2, 0.15, 0.25, 0.2, 0.2]))
-    both = style == "overhead" or rng.random() < (0.35 if style != "horizontal" else 0.1)
+    styles = ["forearm", "high", "horizontal", "overhead", "arc"]
+    style = str(rng.choice(styles, p=[0.3, 0.2, 0.15, 0.1, 0.25]))
+    both = style in ("overhead", "arc") or rng.random() < (0.35 if style != "horizontal" else 0.1)
     arms = (a, b) if both else (a,)
     rise = rng.uniform(0.3, 1.0)
     waving = rng.uniform(0.6, 3.2)  # a greeting can be one or two sweeps before the arm comes down
+    if style == "arc":  # one to three big arcs
+        waving = rng.uniform(1.5, 4.5)
     start = rng.uniform(-0.3, max(0.0, seconds - waving - 2 * rise))
     up = pulse(t, start, rise, waving, rise)
     if rng.random() < 0.3:  # still up at the end of the window
@@ -518,6 +524,9 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     slow = style != "forearm" and rng.random() < 0.6  # wide sweeps take longer
     freq = rng.uniform(0.35, 1.3) if slow else rng.uniform(1.2, 3.0)
     amp = rng.uniform(30, 60) if slow else rng.uniform(15, 35)
+    if style == "arc":  # a whole arc out-over-out takes 1.5-4 s
+        freq, amp = rng.uniform(0.25, 0.7), 1.0
+        low, high = rng.uniform(65, 100), rng.uniform(178, 200)
     ph = rng.uniform(0, 6.3)
     for k_arm, s in enumerate(arms):
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
@@ -528,6 +537,10 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         elif style == "horizontal":  # arm out at shoulder height, swept in front of the body and back out
             target = {"flex": rng.uniform(35, 75) + wig, "abd": rng.uniform(78, 95), "elbow": rng.uniform(0, 35)}
             target["twist"] = rng.uniform(-20, 20)
+        elif style == "arc":  # out to the side at shoulder height, up over the head to the hands meeting, back
+            arc = (1 - oscillate(t, freq, ph)) / 2
+            target = {"flex": rng.uniform(0, 20), "abd": low + (high - low) * arc, "elbow": rng.uniform(0, 25)}
+            target["twist"] = 0.0
         elif style == "overhead":  # both arms above the head, sweeping out to the sides and back in
             target = {"flex": rng.uniform(0, 25), "abd": rng.uniform(135, 160) + wig, "elbow": rng.uniform(0, 30)}
             target["twist"] = 0.0
