@@ -3,7 +3,7 @@
     bundle = build_pose_bundle(Path("models/pose"))            # wheel from the cache, else pip downloads it
     bundle = build_pose_bundle(Path("out"), wheel=Path("mediapipe-0.10.21-....whl"))
 
-The bundle has no head and no labels: it turns frames into 40-d pose features (streaming.pose_features) and is
+The bundle has no head and no labels: it turns frames into 43-d pose features (streaming.pose_features) and is
 the extractor a pose head is later trained on and exported into. Everything that makes the files is in
 export.pose_export; this module only describes them in the bundle contract (streaming.bundle), so that
 `load_bundle` can check them and the engine knows how to serve them.
@@ -28,7 +28,8 @@ POSE_FILES = {
 DEFAULT_DESCRIPTION = (
     f"MediaPipe BlazePose (mediapipe {MEDIAPIPE_VERSION}, Apache-2.0) person detector + full landmark model in "
     "ONNX: per frame, the main person's 13 body joints (x, y, visibility; hip-centred, torso-scaled) plus a "
-    "presence flag. No head yet: a pose extractor for training a head on."
+    "presence flag and where the body is in the frame (size, hip offset). No head yet: a pose extractor for "
+    "training a head on."
 )
 
 

@@ -248,7 +248,8 @@ class PoseExtractor:
                 states[i].roi = None
                 continue
             states[i].roi = roi_from_landmarks(f.landmarks, spec)
-            features[i] = pose_features(f.landmarks, True, spec.feature_joints)
+            size = (frames[i].shape[1], frames[i].shape[0]) if spec.placement else None
+            features[i] = pose_features(f.landmarks, True, spec.feature_joints, size)
             persons[i] = self._person(f, frames[i].shape[1], frames[i].shape[0])
         return ExtractResult(features, persons)
 

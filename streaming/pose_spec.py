@@ -115,6 +115,9 @@ class PoseSpec:
     pose_flag_threshold: float = 0.5
     # features
     feature_joints: tuple[int, ...] = FEATURE_JOINTS
+    #: The placement channels (body size and hip offset in frame heights, streaming.pose_features); False: the
+    #: 40-d layout of bundles made before them (a manifest without the key).
+    placement: bool = True
 
     def __post_init__(self) -> None:
         if self.det_size <= 0 or self.lm_size <= 0:
@@ -134,8 +137,9 @@ class PoseSpec:
 
     @property
     def feature_size(self) -> int:
-        """x, y, visibility per joint, plus one presence flag: 13 * 3 + 1 = 40 with the default joints."""
-        return 3 * len(self.feature_joints) + 1
+        """x, y, visibility per joint, a presence flag and the 3 placement channels: 13 * 3 + 1 + 3 = 43 with
+        the default joints (40 without placement)."""
+        return 3 * len(self.feature_joints) + 1 + (3 if self.placement else 0)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -143,12 +147,13 @@ class PoseSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PoseSpec":
-        """Rebuild from a manifest's "pose" entry; unknown keys are an error (a newer format), missing keys default."""
+        """Rebuild from a manifest's "pose" entry; unknown keys are an error (a newer format), missing keys default
+        (except `placement`: a manifest without it predates the placement channels)."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(d) - set(known))
         if unknown:
             raise ValueError(f"unknown pose settings {unknown}; this actionstream is older than the bundle")
-        kwargs = {}
+        kwargs = {"placement": False}  # written before the placement channels: their 40-d layout
         for name, value in d.items():
             default = getattr(cls, name, None)
             kwargs[name] = tuple(value) if isinstance(default, tuple) else type(default)(value)

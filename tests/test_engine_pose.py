@@ -41,7 +41,7 @@ POSE_BUNDLE = REPO / "models" / "pose"
 POSE_FILES = ("pose_detector.onnx", "pose_landmarks.onnx")
 #: Where the pose models are read from: the committed bundle, else the export cache.
 POSE_DIR = next((d for d in (POSE_BUNDLE, REPO / ".cache/pose") if all((d / f).is_file() for f in POSE_FILES)), None)
-WINDOW, RATE, DIM = 8, 5.0, 40
+WINDOW, RATE, DIM = 8, 5.0, PoseSpec().feature_size
 CPU = EngineConfig(device="cpu", threads=2)
 #: Real clips with one clear person in most frames (of the 8 in ucf101-mini).
 PERSON_CLIPS = ("PushUps", "BaseballPitch")

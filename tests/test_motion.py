@@ -26,7 +26,7 @@ def test_labels_are_exactly_the_issue_list():
 @pytest.mark.parametrize("label", LABELS)
 def test_every_class_is_reproducible_and_finite(label):
     a, b = synthesize_clip(label, 11), synthesize_clip(label, 11)
-    assert a.features.shape == (40, 40) and a.features.dtype == np.float32
+    assert a.features.shape == (40, 43) and a.features.dtype == np.float32
     assert np.array_equal(a.features, b.features) and np.array_equal(a.landmarks, b.landmarks)
     assert np.isfinite(a.features).all()
     assert not np.array_equal(a.features, synthesize_clip(label, 12).features)
@@ -50,7 +50,8 @@ def test_features_are_the_runtime_pose_features():
     assert motion_dataset.pose_features is streaming.pose_features.pose_features
     clip = synthesize_clip("Wave", 3)
     for t in range(len(clip.features)):
-        want = pose_features(clip.landmarks[t], bool(clip.present[t]), FEATURE_JOINTS)
+        size = (clip.view.width, clip.view.height)
+        want = pose_features(clip.landmarks[t], bool(clip.present[t]), FEATURE_JOINTS, size)
         assert np.array_equal(clip.features[t], want)
 
 
@@ -124,12 +125,17 @@ def test_velocity_head_shapes():
     from training.motion_train import build_motion_head
 
     model = build_motion_head(classes=17, units=8, dense=8)
-    x = np.random.default_rng(0).normal(size=(2, 40, 40)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(2, 40, 43)).astype(np.float32)
     assert model(x).shape == (2, 17)
     inner = keras.Model(model.input, model.get_layer("with_velocity").output)
     out = np.asarray(inner(x))
-    assert np.allclose(out[:, :, :40], x)
-    assert np.allclose(out[:, 0, 40:], 0) and np.allclose(out[:, 1:, 40:], np.diff(x, axis=1), atol=1e-6)
+    # every channel but the raw hip offset (the last two), then every channel's change
+    assert out.shape == (2, 40, 41 + 43)
+    assert np.allclose(out[:, :, :41], x[:, :, :41])
+    assert np.allclose(out[:, 0, 41:], 0) and np.allclose(out[:, 1:, 41:], np.diff(x, axis=1), atol=1e-6)
+    # the 40-d features of bundles made before the placement channels: all of them, and their change
+    old = build_motion_head(classes=17, feature_size=40, units=8, dense=8)
+    assert keras.Model(old.input, old.get_layer("with_velocity").output)(x[:, :, :40]).shape == (2, 40, 80)
 
 
 def test_closeup_framing_keeps_the_person_with_the_hips_out_of_view():

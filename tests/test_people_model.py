@@ -74,7 +74,7 @@ def test_ensemble_is_the_softmax_of_the_mean_logits():
         seed_everything(seed)
         members.append(build_motion_head(len(LABELS), units=8, dense=8))
     head = ensemble(members)
-    x = np.random.default_rng(0).normal(size=(3, 40, 40)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
     logp = np.mean([np.log(np.asarray(m(x), np.float64)) for m in members], axis=0)
     want = np.exp(logp - logp.max(axis=1, keepdims=True))
     want /= want.sum(axis=1, keepdims=True)
@@ -113,7 +113,7 @@ def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path, monkeypatch):
     bundle = load_bundle(tmp_path / "b")
     assert bundle.manifest.labels == list(LABELS) and bundle.manifest.extractor_kind == "pose"
     assert bundle.manifest.sampling.window == 40 and bundle.manifest.sampling.feature_rate == 10.0
-    probs = Head(bundle, device="cpu")(np.zeros((2, 40, 40), np.float32))
+    probs = Head(bundle, device="cpu")(np.zeros((2, 40, 43), np.float32))
     assert probs.shape == (2, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert report["kept_seeds"] == [0] and [s["kept"] for s in report["seeds"]] == [True, False]
     assert len(report["seeds"]) == 2 and "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
@@ -154,8 +154,8 @@ def test_shipped_people_bundle_loads_and_answers():
 
     bundle = load_bundle(PEOPLE)
     assert bundle.manifest.labels == list(LABELS)
-    assert bundle.manifest.extractor_kind == "pose" and bundle.manifest.feature_size == 40
-    x = np.random.default_rng(0).normal(0, 0.5, (3, 40, 40)).astype(np.float32)
+    assert bundle.manifest.extractor_kind == "pose" and bundle.manifest.feature_size == 43
+    x = np.random.default_rng(0).normal(0, 0.5, (3, 40, 43)).astype(np.float32)
     probs = Head(bundle, device="cpu")(x)
     assert probs.shape == (3, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     report = json.loads((PEOPLE / "report.json").read_text())

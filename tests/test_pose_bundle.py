@@ -27,7 +27,7 @@ def test_committed_pose_bundle_loads_and_describes_itself():
     assert set(m.files) == {"pose_detector", "pose_landmarks"}
     assert {f.path for f in m.files.values()} == set(ONNX_FILES)
     assert m.files["pose_detector"].input == m.files["pose_landmarks"].input == "image"
-    assert m.feature_size == PoseSpec().feature_size == 40
+    assert m.feature_size == PoseSpec().feature_size == 43
     assert PoseSpec.from_dict(m.pose) == PoseSpec()
     assert (m.frame.height, m.frame.width, m.frame.color) == (256, 256, "RGB")
     assert (m.sampling.feature_rate, m.sampling.window) == (10.0, 40)

@@ -69,7 +69,7 @@ def test_missing_model_is_one_clear_error(tmp_path):
 
 def test_empty_input(extractor):
     r = extractor.extract([], [])
-    assert r.features.shape == (0, 40) and r.persons == []
+    assert r.features.shape == (0, 43) and r.persons == []
     with pytest.raises(ValueError):
         extractor.extract([np.zeros((8, 8, 3), np.uint8)], [])
 
@@ -83,11 +83,11 @@ def test_finds_a_person_in_most_real_frames(extractor, ucf_mini):
             p = r.persons[0]
             if p is None:
                 continue
-            assert r.features.shape == (1, 40) and r.features.dtype == np.float32 and r.features[0, -1] == 1.0
+            assert r.features.shape == (1, 43) and r.features.dtype == np.float32 and r.features[0, 39] == 1.0
             assert 0 <= p.box[0] < p.box[2] <= 1 and 0 <= p.box[1] < p.box[3] <= 1
             assert p.landmarks.shape == (13, 3) and p.score >= 0.5
             # the joints lie in (or just beyond) the box, and the skeleton is body-sized, not a dot
-            assert np.abs(r.features[0, :-1].reshape(13, 3)[:, :2]).max() < 6
+            assert np.abs(r.features[0, :39].reshape(13, 3)[:, :2]).max() < 6
             assert (p.box[3] - p.box[1]) > 0.1
 
 
@@ -113,7 +113,7 @@ def test_redetects_after_a_frame_with_nobody(extractor, ucf_mini):
         assert track.roi is None
     assert extractor.stats.detector_calls - calls == 2  # the tracked crop lost the person: looked again, in vain
     r = extractor.extract([frames[10]], [track])
-    assert r.persons[0] is not None and r.features[0, -1] == 1.0
+    assert r.persons[0] is not None and r.features[0, 39] == 1.0
     assert extractor.stats.detector_calls - calls == 3  # found again by the detector
     assert track.roi is not None
 
@@ -129,7 +129,7 @@ def test_nobody_in_blank_frames(extractor, kind):
     track = extractor.new_state()
     for r in _run(extractor, frames, track):
         assert r.persons == [None]
-        assert r.features.shape == (1, 40) and not r.features.any()
+        assert r.features.shape == (1, 43) and not r.features.any()
     assert track.roi is None
 
 

@@ -19,7 +19,7 @@ from streaming.pose_detector import (
     ssd_anchors,
     weighted_nms,
 )
-from streaming.pose_features import pose_features
+from streaming.pose_features import has_placement, pose_features
 from streaming.pose_roi import Roi, crop_roi, crop_to_frame, frame_to_crop, roi_from_detection, roi_from_landmarks
 from streaming.pose_spec import (
     AUX_CENTER,
@@ -220,6 +220,24 @@ def test_features_absent_person_are_zero():
     for lm in (None, _skeleton()):
         f = pose_features(lm, False)
         assert f.shape == (40,) and not f.any()
+        f = pose_features(lm, False, frame_size=(640, 480))
+        assert f.shape == (43,) and not f.any()
+
+
+def test_placement_channels_say_where_the_body_is_in_frame_heights():
+    """Hips at (200, 300) px, torso 100 px, in a 640x480 frame: size 100/480, hip offset from the centre /480."""
+    f = pose_features(_skeleton(), True, frame_size=(640, 480))
+    assert f.shape == (43,) and f.dtype == np.float32 and f[39] == 1.0
+    np.testing.assert_array_equal(f[:40], pose_features(_skeleton(), True))  # the joints as before
+    np.testing.assert_allclose(f[40:], [100 / 480, (200 - 320) / 480, (300 - 240) / 480], atol=1e-6)
+    lm = _skeleton()
+    lm[:, 1] -= 48  # the whole body 48 px higher (a jump): only hip y changes, by 0.1 frame heights
+    g = pose_features(lm, True, frame_size=(640, 480))
+    np.testing.assert_allclose(g[:42], f[:42], atol=1e-6)
+    assert g[42] == pytest.approx(f[42] - 0.1, abs=1e-6)
+    assert has_placement(43) and not has_placement(40)
+    with pytest.raises(ValueError, match="not pose features"):
+        has_placement(2048)
 
 
 def test_features_of_a_collapsed_skeleton_stay_bounded():
@@ -235,8 +253,11 @@ def test_features_of_a_collapsed_skeleton_stay_bounded():
 def test_spec_round_trips_through_json():
     d = json.loads(json.dumps(SPEC.to_dict()))
     assert PoseSpec.from_dict(d) == SPEC
-    assert SPEC.feature_size == 40
+    assert SPEC.feature_size == 43 and SPEC.placement
     assert PoseSpec.from_dict({"roi_scale": 1.5}).roi_scale == 1.5
+    # a manifest written before the placement channels keeps its 40-d layout (its head expects it)
+    before = {k: v for k, v in SPEC.to_dict().items() if k != "placement"}
+    assert PoseSpec.from_dict(before).feature_size == 40
 
 
 def test_spec_rejects_bad_values():

@@ -110,7 +110,7 @@ def test_utkinect_joints_land_in_the_image_facing_the_camera():
     assert lm.shape[1:] == (33, 3)
     assert lm[:, list(FEATURE_JOINTS), 2].mean() > 0.95  # visibility: inside the 640x480 frame
     f = np.concatenate([c.features() for c in clips if c.label])
-    assert f.shape[1] == 40
+    assert f.shape[1] == 43
     assert (f[:, L_SHOULDER_X] > f[:, R_SHOULDER_X]).mean() > 0.95  # left shoulder on the image right
     assert (f[:, 1] < -1).mean() > 0.95  # the head above the hips (y down)
 
@@ -131,7 +131,7 @@ def test_msr_one_arm_wave_moves_the_right_wrist():
 @needs_sets
 def test_validation_windows_shapes_labels_and_split():
     x, y, ids = validation_windows("utkinect")
-    assert x.shape[1:] == (40, 40) and x.dtype == np.float32 and len(x) == len(y) == len(ids)
+    assert x.shape[1:] == (40, 43) and x.dtype == np.float32 and len(x) == len(y) == len(ids)
     assert set(y) == set(UTKINECT_CLASSES.values())
     assert all(int(i[1:3]) in DEVELOPMENT_SUBJECTS for i in ids)
     _, y2, ids2 = validation_windows("msr", subjects=HELD_OUT_SUBJECTS)

@@ -183,7 +183,7 @@ def test_pose_run_on_a_motion_data_set_makes_a_pose_bundle_with_the_17_labels(tm
     assert p.returncode == 0, p.stderr
     assert "clip accuracy" in p.stdout and "\r" not in p.stderr  # progress as lines off a terminal
     m = load_bundle(tmp_path / "run" / "bundle").manifest
-    assert m.extractor_kind == "pose" and m.feature_size == 40 and len(m.labels) == 17
+    assert m.extractor_kind == "pose" and m.feature_size == 43 and len(m.labels) == 17
     assert (tmp_path / "run" / "report.json").is_file() and (tmp_path / "run" / "confusion.png").is_file()
 
 

@@ -5,7 +5,7 @@ camera.random_view + camera.project (a random camera, landmarks in pixels), land
 (what the extractor would report), then streaming.pose_features.pose_features (the runtime's own feature code)
 frame by frame. Everything is drawn from one seed per clip, so a data set is the same for the same seed.
 
-    clip = synthesize_clip("Wave", seed=7)              # clip.features (40, 40) float32 at 10/s
+    clip = synthesize_clip("Wave", seed=7)              # clip.features (40, 43) float32 at 10/s
     root = write_motion_dataset(Path("data/motion"), clips_per_class=150, seed=0)
     data = read_motion_dataset(root)                    # features, labels, names, clip ids, test flags
 
@@ -32,7 +32,7 @@ from training.landmark_noise import NoiseConfig, add_landmark_noise
 from training.motion import FEATURE_RATE_HZ, LABELS, WINDOW_STEPS, simulate
 
 #: Bump when the generator changes what a seed produces.
-GENERATOR_VERSION = 7
+GENERATOR_VERSION = 8
 #: Chance of a desk-webcam framing (head to hips, legs out of the frame) per class; the rest are full-body.
 UPPER_BODY_PROB: dict[str, float] = {
     "Idle": 0.35,
@@ -143,7 +143,9 @@ def render_clip(
     in_frame = (xy[..., 0] >= 0) & (xy[..., 0] < w) & (xy[..., 1] >= 0) & (xy[..., 1] < h) & (depth > 0)
     clean = np.concatenate([xy, in_frame[..., None].astype(np.float64)], axis=-1)
     noisy = add_landmark_noise(xy, depth, (w, h), rng, noise)
-    features = np.stack([pose_features(lm, bool(p), FEATURE_JOINTS) for lm, p in zip(noisy.landmarks, noisy.present)])
+    features = np.stack(
+        [pose_features(lm, bool(p), FEATURE_JOINTS, (w, h)) for lm, p in zip(noisy.landmarks, noisy.present)]
+    )
     meta = {**(meta or {}), "framing": framing, "camera": view.to_dict(), "noise": noise.to_dict()}
     return MotionClip(label, features, noisy.landmarks, clean, noisy.present, np.asarray(times), view, meta)
 

@@ -1,8 +1,9 @@
-"""Train the pose head on a motion data set: a small LSTM over 40 pose features with velocities computed inside.
+"""Train the pose head on a motion data set: a small LSTM over the pose features with velocities computed inside.
 
-The bundle's per-frame feature stays the 40-d pose vector; the model itself appends x[t] - x[t-1] (0 at t=0) to
-each step with plain Keras layers (Cropping1D, Subtract, ZeroPadding1D, Concatenate), so it saves, exports to
-ONNX and runs in the live engine unchanged. The throwaway prototype of issue 13 lost 10 points without velocities.
+The bundle's per-frame feature stays the pose vector (43-d); the model itself appends x[t] - x[t-1] (0 at t=0)
+to each step with plain Keras layers (Cropping1D, Subtract, ZeroPadding1D, Permute, Concatenate), so it saves,
+exports to ONNX and runs in the live engine unchanged. The throwaway prototype of issue 13 lost 10 points
+without velocities.
 
     result = train_motion_head(Path("data/motion"), Path("runs/motion"), seed=0)
     result["model"], result["history"], result["per_class"]       # Keras head, fit history, held-out accuracy
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streaming.pose_features import feature_size as pose_feature_size
+from streaming.pose_features import has_placement
 from training.fit import FitConfig, build_windows, fit_model, make_dataset, seed_everything, write_json_atomic
 from training.models import FEATURES_INPUT
 from training.motion import WINDOW_STEPS
@@ -24,24 +27,40 @@ from training.motion_dataset import read_motion_dataset
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+POSE_FEATURES = pose_feature_size()
 
-def build_motion_head(
-    classes: int,
-    window: int = WINDOW_STEPS,
-    feature_size: int = 40,
-    units: int = 96,
-    dense: int = 64,
-    dropout: float = 0.3,
-) -> "keras.Model":
-    """(window, feature_size) pose features -> class probabilities, through [x, dx] and one LSTM."""
+
+def motion_inputs(x_in: "keras.KerasTensor", feature_size: int) -> "keras.KerasTensor":
+    """Each step's [x, x[t] - x[t-1]] (0 at t=0), in plain Keras layers that export to ONNX. With the placement
+    channels (streaming.pose_features), the raw hip offset is left out and only its change goes on: where a person
+    stands in the frame says nothing about what they do, how the hips move does."""
     import keras
 
-    x_in = keras.Input((window, feature_size), name=FEATURES_INPUT)
     later = keras.layers.Cropping1D((1, 0), name="x_next")(x_in)
     earlier = keras.layers.Cropping1D((0, 1), name="x_prev")(x_in)
     vel = keras.layers.Subtract(name="velocity")([later, earlier])
     vel = keras.layers.ZeroPadding1D((1, 0), name="velocity_pad")(vel)
-    x = keras.layers.Concatenate(name="with_velocity")([x_in, vel])
+    x = x_in
+    if has_placement(feature_size):  # drop the last two channels (hip x, y): Cropping1D crops the middle axis
+        x = keras.layers.Permute((2, 1), name="channels_first")(x)
+        x = keras.layers.Cropping1D((0, 2), name="without_hip_offset")(x)
+        x = keras.layers.Permute((2, 1), name="steps_first")(x)
+    return keras.layers.Concatenate(name="with_velocity")([x, vel])
+
+
+def build_motion_head(
+    classes: int,
+    window: int = WINDOW_STEPS,
+    feature_size: int = POSE_FEATURES,
+    units: int = 96,
+    dense: int = 64,
+    dropout: float = 0.3,
+) -> "keras.Model":
+    """(window, feature_size) pose features -> class probabilities, through motion_inputs and one LSTM."""
+    import keras
+
+    x_in = keras.Input((window, feature_size), name=FEATURES_INPUT)
+    x = motion_inputs(x_in, feature_size)
     x = keras.layers.LSTM(units, dropout=dropout, name="lstm_rnn")(x)
     x = keras.layers.Dense(dense, activation="relu", name="dense_0")(x)
     x = keras.layers.Dropout(dropout, name="dropout_0")(x)

@@ -326,7 +326,7 @@ def lzq_variant(clip: SkeletonClip, rng: np.random.Generator) -> np.ndarray:
         src = lm.copy()
         for a, b in _MIRROR.items():
             lm[:, a] = src[:, b]
-        lm[..., 0] = 1280.0 - lm[..., 0]
+        lm[..., 0] = clip.frame_size[0] - lm[..., 0]
     joints = list(FEATURE_JOINTS)
     found = lm[:, joints, 2] > 0.5
     logit = np.array([VIS_LOGIT[_kind(j)] for j in joints])
@@ -336,7 +336,7 @@ def lzq_variant(clip: SkeletonClip, rng: np.random.Generator) -> np.ndarray:
     scale = np.linalg.norm((lm[:, 11, :2] + lm[:, 12, :2]) / 2 - (lm[:, 23, :2] + lm[:, 24, :2]) / 2, axis=-1)
     sd = np.array([JITTER_SD[_kind(j)][0] for j in joints]) * 0.7
     lm[:, joints, :2] += rng.normal(0.0, 1.0, (len(lm), len(joints), 2)) * sd[None, :, None] * scale[:, None, None]
-    return np.stack([pose_features(f, True) for f in lm])
+    return np.stack([pose_features(f, True, frame_size=clip.frame_size) for f in lm])
 
 
 def lzq_windows(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -469,17 +469,14 @@ def ensemble(models: list["keras.Model"]) -> "keras.Model":
     import keras
 
     from training.models import FEATURES_INPUT
+    from training.motion_train import motion_inputs
 
     first = models[0]
     window, size = int(first.inputs[0].shape[1]), int(first.inputs[0].shape[2])
     units = first.get_layer("lstm_rnn").units
     dense = first.get_layer("dense_0").units
     x_in = keras.Input((window, size), name=FEATURES_INPUT)
-    later = keras.layers.Cropping1D((1, 0), name="x_next")(x_in)
-    earlier = keras.layers.Cropping1D((0, 1), name="x_prev")(x_in)
-    vel = keras.layers.Subtract(name="velocity")([later, earlier])
-    vel = keras.layers.ZeroPadding1D((1, 0), name="velocity_pad")(vel)
-    x = keras.layers.Concatenate(name="with_velocity")([x_in, vel])
+    x = motion_inputs(x_in, size)
     logits = []
     for k, _ in enumerate(models):
         h = keras.layers.LSTM(units, name=f"lstm_rnn_{k}")(x)

@@ -131,11 +131,12 @@ class SkeletonClip:
     label: str | None
     times: np.ndarray  # (T,) seconds from the clip's start, increasing
     landmarks: np.ndarray  # (T, 33, 3)
+    frame_size: tuple[int, int] = (KINECT_CAMERA.width, KINECT_CAMERA.height)  # the image the pixels are in
 
     def features(self, rate: float = DEFAULT_FEATURE_RATE) -> np.ndarray:
-        """(N, 40) features at `rate` per second (see `resample_landmarks`)."""
+        """(N, 43) features at `rate` per second (see `resample_landmarks`)."""
         lm = resample_landmarks(self.times, self.landmarks, rate)
-        return np.stack([pose_features(f, True) for f in lm])
+        return np.stack([pose_features(f, True, frame_size=self.frame_size) for f in lm])
 
 
 def blazepose_layout(joints13_xy: np.ndarray, visibility: np.ndarray) -> np.ndarray:
@@ -298,6 +299,7 @@ def load_lzq(root: Path = DEFAULT_ROOT) -> list[SkeletonClip]:
                 label=LZQ_CLASSES.get(cls),
                 times=t / LZQ_FPS,
                 landmarks=blazepose_layout(xy, found.astype(np.float32)),
+                frame_size=LZQ_FRAME_PX,
             )
         )
     return clips
