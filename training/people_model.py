@@ -88,7 +88,7 @@ OPEN_SET_RULE = (
     "person doing nothing in particular, so it is no false alarm). Those sets are validation only: this tunes one "
     "number on their development part, as the previous rule (keep 90 % of correct development windows) did"
 )
-#: Thresholds recorded for this model before OPEN_SET_RULE, with their false alarms on the ucf101-mini clips.
+#: Thresholds of earlier models (and rules), with their false alarms on the ucf101-mini clips.
 OPEN_SET_HISTORY = (
     {
         "threshold": 0.46,
@@ -97,9 +97,14 @@ OPEN_SET_HISTORY = (
     },
     {
         "threshold": 0.8,
-        "how": "picked for the previous model while looking at the ucf101-mini no-target clips (shipped until now)",
+        "how": "picked for an earlier model while looking at the ucf101-mini no-target clips (shipped before 0.78)",
         "ucf101_no_target_false_alarm_rate": 0.1221,
         "note": "optimistic: chosen on the clips it was measured on",
+    },
+    {
+        "threshold": 0.78,
+        "how": "OPEN_SET_RULE on the previous model (generator v4, 40-d features, 49.7 % held-out), shipped before",
+        "ucf101_no_target_false_alarm_rate": 0.1628,
     },
 )
 #: Shortest short clip (steps at 10/s) and the share of each source's windows that are short clips, looped.
