@@ -155,7 +155,7 @@ class Recipe:
 
 @dataclass
 class TrainingData:
-    """Windows (N, 40, 40) float32, class numbers (N,) into LABELS and the source of each window."""
+    """Windows (N, 40, 43) float32, class numbers (N,) into LABELS and the source of each window."""
 
     x: np.ndarray
     y: np.ndarray
@@ -534,7 +534,7 @@ def synthetic_accuracy(predict_fn, per_class: int, seed: int) -> dict[str, Any]:
 
 
 def no_target_windows(bundle_dir: Path = POSE_BUNDLE, classes: tuple[str, ...] = NO_TARGET_CLASSES) -> dict:
-    """{clip path: (N, 40, 40) windows, one per feature step} of the real no-target clips, through the bundle's
+    """{clip path: (N, 40, 43) windows, one per feature step} of the real no-target clips, through the bundle's
     own extractor exactly as the live engine computes them."""
     from streaming.bundle import load_bundle
     from streaming.clip_features import extract_clip
@@ -576,7 +576,7 @@ def false_alarms(predict_fn, windows: dict[str, np.ndarray], threshold: float) -
 def skeleton_no_target_windows(
     subjects: tuple[int, ...], root: Path | None = None, hop: int = 10
 ) -> dict[str, np.ndarray]:
-    """{"set/class": (N, 40, 40) windows} of real people doing none of the 17 actions: the unmapped classes of the
+    """{"set/class": (N, 40, 43) windows} of real people doing none of the 17 actions: the unmapped classes of the
     validation-only skeleton sets (NO_TARGET_SKELETON_SETS) for these subjects, cut like their labelled windows
     (training.skeletons.validation_windows). Subjects 1-5 choose the open-set threshold, 6-10 measure it."""
     from training.skeletons import DEFAULT_ROOT

@@ -10,7 +10,7 @@ Use (see ../shared/data/skeletons/README.md):
   development part; subjects 6-10 (HELD_OUT_SUBJECTS) stay untouched until the final figure.
 - lzq-openpose: Apache-2.0, may be used for training with attribution (LZQ_CREDIT).
 
-    X, y, clip_ids = validation_windows("utkinect")          # subjects 1-5, (N, 40, 40) windows
+    X, y, clip_ids = validation_windows("utkinect")          # subjects 1-5, (N, 40, 43) windows
 """
 
 from __future__ import annotations
@@ -349,7 +349,7 @@ def validation_windows(
     hop: int = 10,
     clips: list[SkeletonClip] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Windows of the labelled clips of these subjects: X (N, window, 40) float32, y (N,) labels, clip ids (N,).
+    """Windows of the labelled clips of these subjects: X (N, window, 43) float32, y (N,) labels, clip ids (N,).
 
     Default: the development subjects 1-5; pass HELD_OUT_SUBJECTS only for the final figure.
     """
