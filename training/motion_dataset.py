@@ -60,7 +60,7 @@ class MotionClip:
     """One synthetic clip: features as the runtime computes them, and what they were made from."""
 
     label: str
-    features: np.ndarray  # (T, 40) float32
+    features: np.ndarray  # (T, 43) float32
     landmarks: np.ndarray  # (T, 33, 3) noisy x, y (pixels), visibility
     clean: np.ndarray  # (T, 33, 3) true projected x, y and in-frame flag, before noise
     present: np.ndarray  # (T,) bool: the extractor found the person
