@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from streaming.pose_spec import FEATURE_JOINTS, L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from streaming.pose_spec import (
+    FEATURE_JOINTS,
+    L_HIP,
+    L_SHOULDER,
+    R_HIP,
+    R_SHOULDER,
+    feature_size,
+)
 
 #: Bound on the normalised coordinates (in body scales); a real body spans about +-4 of them.
 FEATURE_CLIP = 10.0
 #: Smallest body scale, in pixels, so a collapsed skeleton cannot divide by zero.
 MIN_BODY_SCALE_PX = 1.0
-#: The placement channels after the presence flag: body scale, hip x, hip y (frame heights).
-PLACEMENT_CHANNELS = ("size", "hip_x", "hip_y")
-
-
-def feature_size(joints: tuple[int, ...] = FEATURE_JOINTS, placement: bool = True) -> int:
-    return 3 * len(joints) + 1 + (len(PLACEMENT_CHANNELS) if placement else 0)
 
 
 def has_placement(size: int, joints: tuple[int, ...] = FEATURE_JOINTS) -> bool:

@@ -54,6 +54,15 @@ FEATURE_JOINT_NAMES: tuple[str, ...] = (
     "l_ankle",
     "r_ankle",
 )
+#: The placement channels after the presence flag (streaming.pose_features): body scale, hip x, hip y.
+PLACEMENT_CHANNELS = ("size", "hip_x", "hip_y")
+
+
+def feature_size(joints: tuple[int, ...] = FEATURE_JOINTS, placement: bool = True) -> int:
+    """x, y, visibility per joint, a presence flag, and the placement channels unless `placement` is False."""
+    return 3 * len(joints) + 1 + (len(PLACEMENT_CHANNELS) if placement else 0)
+
+
 #: Skeleton lines between FEATURE_JOINTS positions (for drawing): arms, shoulders, torso sides, hips, legs.
 SKELETON_EDGES: tuple[tuple[int, int], ...] = (
     (1, 3),
@@ -139,7 +148,7 @@ class PoseSpec:
     def feature_size(self) -> int:
         """x, y, visibility per joint, a presence flag and the 3 placement channels: 13 * 3 + 1 + 3 = 43 with
         the default joints (40 without placement)."""
-        return 3 * len(self.feature_joints) + 1 + (3 if self.placement else 0)
+        return feature_size(self.feature_joints, self.placement)
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -1,7 +1,7 @@
 """models/people and its recipe (training.people_model): retargeting keeps the extractor's bone lengths, the
-seed ensemble is the softmax of the mean logits of the seeds best on development data, the false-alarm count
-follows the open-set rule, the recipe on tiny settings gives a loadable bundle with the 17 labels (and a failed
-rebuild leaves the old bundle whole), and the shipped bundle loads and answers."""
+seed ensemble is the softmax of the mean logits (of all seeds, or the best on development data), the
+false-alarm count follows the open-set rule, the recipe on tiny settings gives a loadable bundle with the 17
+labels (and a failed rebuild leaves the old bundle whole), and the shipped bundle loads and answers."""
 
 from __future__ import annotations
 

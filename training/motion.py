@@ -524,9 +524,10 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     slow = style != "forearm" and rng.random() < 0.6  # wide sweeps take longer
     freq = rng.uniform(0.35, 1.3) if slow else rng.uniform(1.2, 3.0)
     amp = rng.uniform(30, 60) if slow else rng.uniform(15, 35)
-    if style == "arc":  # a whole arc out-over-out takes 1.5-4 s
-        freq, amp = rng.uniform(0.25, 0.7), 1.0
+    if style == "arc":  # a whole arc out-over-out takes 1.5-4 s; its amplitude is the arc's span (degrees)
+        freq = rng.uniform(0.25, 0.7)
         low, high = rng.uniform(65, 100), rng.uniform(178, 200)
+        amp = high - low
     ph = rng.uniform(0, 6.3)
     for k_arm, s in enumerate(arms):
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
