@@ -137,6 +137,8 @@ def test_webcam_frames_reach_the_engine(app, browser, fake_camera):
     """Chromium's fake camera plays an MJPEG of red-then-blue frames; the page streams them to a PushSource."""
     if fake_camera is None:
         pytest.skip("ffmpeg not found: cannot make the fake camera's MJPEG file")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = open_dashboard(browser, app.url, camera=True)
     pick_source(page, "Webcam (this browser)")
     page.get_by_text("Click to Access Webcam").click()
@@ -149,16 +151,22 @@ def test_webcam_frames_reach_the_engine(app, browser, fake_camera):
     wait_for_new_image(page, "live-frame", first_src)
     wait_for_markdown(page, "live-status", "capture", "features")  # the engine's figures for this stream
     # The page sends frames at twice the bundle's feature rate (5/s for the tiny bundle; one frame per 0.2 s
-    # before, which gave "capture 5.0 fps" at best and fewer features than the model expects).
-    page.wait_for_function(
-        """([rate]) => {
-            const el = document.querySelector("#live-status [data-testid='markdown']");
-            const m = el && el.innerText.match(/capture (\\d+\\.\\d) fps/);
-            return !!m && parseFloat(m[1]) >= 1.4 * rate;
-        }""",
-        arg=[TINY_FEATURE_RATE],
-    )
+    # before, which gave "capture 5.0 fps" at best and fewer features than the model expects). Both figures are
+    # rolling rates and the features' one lags the capture's by a refresh: wait for both, then check them.
+    try:
+        page.wait_for_function(
+            """([rate]) => {
+                const el = document.querySelector("#live-status [data-testid='markdown']");
+                const c = el && el.innerText.match(/capture (\\d+\\.\\d) fps/);
+                const f = el && el.innerText.match(/features (\\d+(?:\\.\\d+)?) ?\\/s/);
+                return !!c && !!f && parseFloat(c[1]) >= 1.4 * rate && parseFloat(f[1]) >= 0.8 * rate;
+            }""",
+            arg=[TINY_FEATURE_RATE],
+        )
+    except PlaywrightTimeout:
+        pass  # the assertions below say which figure fell short
     health = markdown_text(page, "live-status")
+    assert status_figure(health, "capture", "fps") >= 1.4 * TINY_FEATURE_RATE, health
     assert "the model expects" not in health, health
     assert status_figure(health, "features", "/s") >= 0.8 * TINY_FEATURE_RATE, health
     page.click("#stop")
