@@ -9,7 +9,17 @@ import pytest
 import streaming.pose_features
 import training.motion_dataset as motion_dataset
 from streaming.pose_features import pose_features
-from streaming.pose_spec import FEATURE_JOINTS, L_ANKLE, L_SHOULDER, L_WRIST, R_ANKLE, R_SHOULDER, R_WRIST
+from streaming.pose_spec import (
+    FEATURE_JOINTS,
+    L_ANKLE,
+    L_HIP,
+    L_SHOULDER,
+    L_WRIST,
+    R_ANKLE,
+    R_HIP,
+    R_SHOULDER,
+    R_WRIST,
+)
 from training.camera import CameraView, project
 from training.landmark_noise import NoiseConfig
 from training.motion import LABELS, simulate
@@ -166,11 +176,25 @@ def _styles(label: str, key: str, n: int = 60) -> dict[str, int]:
 
 def test_the_confusable_classes_come_in_the_ways_people_do_them():
     """Waves: forearm, high, horizontal and two-hand overhead; punches from a guard and from rest (forward or to
-    the side); big and small claps; low and high kicks; idle hands at the face and fidgeting."""
+    the side); big and small claps; low and high kicks; idle hands at the face and fidgeting; bends as
+    stoops and as pick-ups."""
     assert set(_styles("Wave", "style")) == {"forearm", "high", "horizontal", "overhead", "arc"}
     assert set(_styles("Punch", "style")) == {"guard", "forward", "side"}
     assert set(_styles("Clap", "wide")) == {"True", "False"} and set(_styles("Kick", "low")) == {"True", "False"}
     assert {"face", "fidget"} <= set(_styles("Idle", "activity", 120))
+    assert set(_styles("Bend", "pickup")) == {"True", "False"}
+
+
+def test_a_pick_up_drops_the_hips_a_stoop_does_not():
+    """Real pick-ups bend the knees deeply: the hips drop (as in a squat) while the trunk folds; a stoop keeps the
+    legs nearly straight. Measured as the hips' travel in leg lengths over the clip."""
+    drops: dict[bool, list[float]] = {True: [], False: []}
+    for seed in range(40):
+        m = simulate("Bend", np.random.default_rng(seed))
+        hips = m.points[:, [L_HIP, R_HIP], 1].mean(axis=1)
+        drops[bool(m.params["pickup"])].append(float(np.ptp(hips)) / (m.body.thigh + m.body.shin))
+    assert drops[True] and drops[False]
+    assert min(drops[True]) > 0.1 and float(np.median(drops[False])) < 0.1
 
 
 def test_a_punch_from_rest_reaches_out_from_hanging_arms():
@@ -184,3 +208,4 @@ def test_a_punch_from_rest_reaches_out_from_hanging_arms():
         assert reach > m.body.forearm and (wrists[0, :, 1] < shoulders[0, :, 1]).all()
         return
     pytest.fail("no forward punch from rest with two punches in 40 seeds")
+

@@ -521,9 +521,11 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     up = pulse(t, start, rise, waving, rise)
     if rng.random() < 0.3:  # still up at the end of the window
         up = ramp(t, start, rise)
-    slow = style != "forearm" and rng.random() < 0.6  # wide sweeps take longer
+    slow = style != "forearm" and rng.random() < (0.85 if style == "horizontal" else 0.6)  # wide sweeps are slower
     freq = rng.uniform(0.35, 1.3) if slow else rng.uniform(1.2, 3.0)
     amp = rng.uniform(30, 60) if slow else rng.uniform(15, 35)
+    if style == "horizontal" and slow:  # a sweep from out at the side to across the chest: up to 130 deg
+        amp = rng.uniform(35, 65)
     if style == "arc":  # a whole arc out-over-out takes 1.5-4 s; its amplitude is the arc's span (degrees)
         freq = rng.uniform(0.25, 0.7)
         low, high = rng.uniform(65, 100), rng.uniform(178, 200)
@@ -536,7 +538,7 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
             target = {"flex": rng.uniform(115, 170), "abd": rng.uniform(20, 50) + wig, "elbow": rng.uniform(5, 30)}
             target["twist"] = 0.0
         elif style == "horizontal":  # arm out at shoulder height, swept in front of the body and back out
-            target = {"flex": rng.uniform(35, 75) + wig, "abd": rng.uniform(78, 95), "elbow": rng.uniform(0, 35)}
+            target = {"flex": rng.uniform(45, 85) + wig, "abd": rng.uniform(78, 95), "elbow": rng.uniform(0, 35)}
             target["twist"] = rng.uniform(-20, 20)
         elif style == "arc":  # out to the side at shoulder height, up over the head to the hands meeting, back
             arc = (1 - oscillate(t, freq, ph)) / 2
@@ -559,7 +561,7 @@ def _wave(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
 
 def _clap(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
     """Hands meeting in front of the chest (or the face), in one or two bouts: small quick claps (1.5-4 a
-    second, the hands a hand's width apart between them), or big slow ones (0.6-2 a second), the arms swinging
+    second, the hands a hand's width apart between them), or big slow ones (0.4-1.8 a second), the arms swinging
     open sideways at chest to shoulder height and back together in front."""
     t = p.t
     sitting = rng.random() < 0.3
@@ -570,20 +572,20 @@ def _clap(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     length = rng.uniform(1.0, 3.0) / bouts
     on, _ = pulses(t, rng, rng.uniform(-0.3, max(0.0, seconds - bouts * (length + 0.6))), bouts, 0.3, length, 0.3, 0.5)
     wide = rng.random() < 0.3
-    freq = rng.uniform(0.6, 2.0) if wide else rng.uniform(1.5, 4.0)
+    freq = rng.uniform(0.4, 1.8) if wide else rng.uniform(1.5, 4.0)
     ph = rng.uniform(0, 6.3)
     opened = (1 + oscillate(t, freq, ph)) / 2  # 0: hands together, 1: apart
     if wide:  # the arms out in a near-horizontal plane (abd), swung from the side (low flex) to the front
         closed_flex, open_flex = rng.uniform(88, 108), rng.uniform(10, 50)
         plane, elbow = rng.uniform(50, 88), rng.uniform(0, 35)
     else:  # elbows bent, hands in front of the chest: the forearms swing out (wide: far out) and back
-        chest_wide = rng.random() < 0.3
+        chest_wide = rng.random() < 0.4
         if chest_wide:
-            freq = rng.uniform(0.6, 2.0)
+            freq = rng.uniform(0.4, 1.8)
         high = rng.uniform(25, 60) if rng.random() < 0.8 else rng.uniform(70, 100)
         amp = rng.uniform(25, 45) if chest_wide else rng.uniform(12, 25)
         # the upper arms open too: hands 0.2-0.5 m apart between claps (wide: up to 1 m)
-        open_abd = rng.uniform(15, 40) if chest_wide else rng.uniform(5, 25)
+        open_abd = rng.uniform(15, 50) if chest_wide else rng.uniform(5, 25)
         closed = -rng.uniform(50, 65)
     for s in "lr":
         base = {k: p[f"{s}_{k}"].copy() for k in ("flex", "abd", "elbow", "twist")}
@@ -858,18 +860,25 @@ def _bend(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
     down, hold, up = rng.uniform(0.6, 1.4), rng.uniform(0.2, 1.5), rng.uniform(0.6, 1.4)
     start = rng.uniform(-0.2, max(0.0, seconds - n * (down + hold + up) - 0.2))
     b, _ = pulses(t, rng, start, n, down, hold, up, rng.uniform(0.2, 0.8))
-    depth = rng.uniform(55, 110)
-    knees = rng.uniform(0, 45)
+    # a stoop (legs nearly straight, the trunk folding deep) or a pick-up (knees bending deeply too, so the hips
+    # drop as in a squat, but the trunk folds over the thighs and the hands go to the floor): real pick-ups
+    # (UTKinect's, MSR Action3D's bends) are mostly the second
+    pickup = rng.random() < 0.5
+    depth = rng.uniform(30, 75) if pickup else rng.uniform(55, 110)
+    knees = rng.uniform(60, 120) if pickup else rng.uniform(0, 45)
+    thigh = knees * (rng.uniform(0.6, 0.85) if pickup else 0.5)
     p.add("trunk_pitch", depth * b)
     for s in "lr":
-        p.add(f"{s}_hip_flex", knees * 0.5 * b)
+        p.add(f"{s}_hip_flex", thigh * b)
         p.add(f"{s}_knee", knees * b)
     a, _ = _sides(rng)
     for s in "lr":  # arms hang from the bent trunk; one may reach further
         reach = rng.uniform(0.75, 1.05) + (0.15 if s == a else 0.0)
+        if pickup:  # the arms point at the floor: their angle to the trunk is the trunk's own pitch and more
+            reach = reach * rng.uniform(1.0, 1.3)
         p[f"{s}_flex"] = p[f"{s}_flex"] * (1 - b) + depth * reach * b
         p[f"{s}_elbow"] = p[f"{s}_elbow"] * (1 - b) + rng.uniform(0, 25) * b
-    return {"reps": n, "depth": depth}
+    return {"reps": n, "depth": depth, "pickup": pickup}
 
 
 def _fall(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict:
