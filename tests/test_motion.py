@@ -208,4 +208,3 @@ def test_a_punch_from_rest_reaches_out_from_hanging_arms():
         assert reach > m.body.forearm and (wrists[0, :, 1] < shoulders[0, :, 1]).all()
         return
     pytest.fail("no forward punch from rest with two punches in 40 seeds")
-
