@@ -1,7 +1,8 @@
 """models/people and its recipe (training.people_model): retargeting keeps the extractor's bone lengths, the
-seed ensemble is the softmax of the mean logits (of all seeds, or the best on development data), the
-false-alarm count follows the open-set rule, the recipe on tiny settings gives a loadable bundle with the 17
-labels (and a failed rebuild leaves the old bundle whole), and the shipped bundle loads and answers."""
+seed ensemble is the softmax of the mean logits (of all seeds, or the best on development data; of each window
+and its mirror image), the false-alarm count follows the open-set rule, the recipe on tiny settings gives a
+loadable bundle with the 17 labels (and a failed rebuild leaves the old bundle whole), and the shipped bundle
+loads and answers."""
 
 from __future__ import annotations
 
@@ -81,6 +82,45 @@ def test_ensemble_is_the_softmax_of_the_mean_logits():
     assert np.allclose(np.asarray(head(x)), want, atol=1e-5)
 
 
+def test_mirror_matrix_is_the_frame_seen_in_a_mirror():
+    """features @ mirror_matrix == the features of the landmarks flipped left to right (x -> width - x, left and
+    right swapped), with and without the placement channels; flipping twice gives the frame back."""
+    from streaming.pose_features import pose_features
+    from streaming.pose_spec import FEATURE_JOINTS, MIRRORED
+    from training.motion_train import mirror_matrix
+
+    rng = np.random.default_rng(0)
+    w, h = 640, 480
+    lm = np.stack([rng.uniform(100, 500, 33), rng.uniform(50, 450, 33), rng.uniform(0, 1, 33)], axis=1)
+    flipped = lm.copy()
+    for a, b in MIRRORED.items():
+        flipped[a] = lm[b]
+    flipped[:, 0] = w - flipped[:, 0]
+    for frame_size in ((w, h), None):
+        f = pose_features(lm, True, FEATURE_JOINTS, frame_size)
+        m = mirror_matrix(len(f))
+        assert np.allclose(f @ m, pose_features(flipped, True, FEATURE_JOINTS, frame_size), atol=1e-6)
+        assert np.array_equal(m @ m, np.eye(len(f), dtype=np.float32))
+
+
+def test_mirrored_ensemble_averages_each_window_and_its_mirror_image():
+    pytest.importorskip("keras")
+    from training.fit import seed_everything
+    from training.motion_train import build_motion_head, mirror_matrix
+
+    members = []
+    for seed in (0, 1):
+        seed_everything(seed)
+        members.append(build_motion_head(len(LABELS), units=8, dense=8))
+    head = ensemble(members, mirror=True)
+    x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
+    views = (x, x @ mirror_matrix(43))
+    logp = np.mean([np.log(np.asarray(m(v), np.float64)) for m in members for v in views], axis=0)
+    want = np.exp(logp - logp.max(axis=1, keepdims=True))
+    want /= want.sum(axis=1, keepdims=True)
+    assert np.allclose(np.asarray(head(x)), want, atol=1e-5)
+
+
 def test_false_alarms_count_confident_non_idle_windows():
     probs = np.zeros((4, len(LABELS)), np.float32)
     probs[0, 0] = 1.0  # Idle: never an alarm
@@ -108,13 +148,20 @@ def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path, monkeypatch):
         keep=1,
         epochs=1,
         units=8,
+        mirror=True,
     )
     report = make_people_model(tmp_path / "b", recipe, cache_dir=None, real=False, progress=False)
     bundle = load_bundle(tmp_path / "b")
     assert bundle.manifest.labels == list(LABELS) and bundle.manifest.extractor_kind == "pose"
     assert bundle.manifest.sampling.window == 40 and bundle.manifest.sampling.feature_rate == 10.0
-    probs = Head(bundle, device="cpu")(np.zeros((2, 40, 43), np.float32))
+    head = Head(bundle, device="cpu")
+    probs = head(np.zeros((2, 40, 43), np.float32))
     assert probs.shape == (2, 17) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    # the mirrored head, exported: a window and its mirror image get the same answer
+    from training.motion_train import mirror_matrix
+
+    x = np.random.default_rng(1).normal(size=(2, 40, 43)).astype(np.float32)
+    assert np.allclose(head(x), head(x @ mirror_matrix(43)), atol=1e-5)
     assert report["kept_seeds"] == [0] and [s["kept"] for s in report["seeds"]] == [True, False]
     assert len(report["seeds"]) == 2 and "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
     assert json.loads((tmp_path / "b" / "report.json").read_text())["labels"] == list(LABELS)

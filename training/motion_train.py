@@ -19,6 +19,7 @@ import numpy as np
 
 from streaming.pose_features import feature_size as pose_feature_size
 from streaming.pose_features import has_placement
+from streaming.pose_spec import FEATURE_JOINTS, MIRRORED
 from training.fit import FitConfig, build_windows, fit_model, make_dataset, seed_everything, write_json_atomic
 from training.models import FEATURES_INPUT
 from training.motion import WINDOW_STEPS
@@ -30,22 +31,41 @@ if TYPE_CHECKING:  # pragma: no cover
 POSE_FEATURES = pose_feature_size()
 
 
-def motion_inputs(x_in: "keras.KerasTensor", feature_size: int) -> "keras.KerasTensor":
+def motion_inputs(x_in: "keras.KerasTensor", feature_size: int, prefix: str = "") -> "keras.KerasTensor":
     """Each step's [x, x[t] - x[t-1]] (0 at t=0), in plain Keras layers that export to ONNX. With the placement
     channels (streaming.pose_features), the raw hip offset is left out and only its change goes on: where a person
-    stands in the frame says nothing about what they do, how the hips move does."""
+    stands in the frame says nothing about what they do, how the hips move does. `prefix` names the layers apart
+    when one model builds this twice."""
     import keras
 
-    later = keras.layers.Cropping1D((1, 0), name="x_next")(x_in)
-    earlier = keras.layers.Cropping1D((0, 1), name="x_prev")(x_in)
-    vel = keras.layers.Subtract(name="velocity")([later, earlier])
-    vel = keras.layers.ZeroPadding1D((1, 0), name="velocity_pad")(vel)
+    later = keras.layers.Cropping1D((1, 0), name=f"{prefix}x_next")(x_in)
+    earlier = keras.layers.Cropping1D((0, 1), name=f"{prefix}x_prev")(x_in)
+    vel = keras.layers.Subtract(name=f"{prefix}velocity")([later, earlier])
+    vel = keras.layers.ZeroPadding1D((1, 0), name=f"{prefix}velocity_pad")(vel)
     x = x_in
     if has_placement(feature_size):  # drop the last two channels (hip x, y): Cropping1D crops the middle axis
-        x = keras.layers.Permute((2, 1), name="channels_first")(x)
-        x = keras.layers.Cropping1D((0, 2), name="without_hip_offset")(x)
-        x = keras.layers.Permute((2, 1), name="steps_first")(x)
-    return keras.layers.Concatenate(name="with_velocity")([x, vel])
+        x = keras.layers.Permute((2, 1), name=f"{prefix}channels_first")(x)
+        x = keras.layers.Cropping1D((0, 2), name=f"{prefix}without_hip_offset")(x)
+        x = keras.layers.Permute((2, 1), name=f"{prefix}steps_first")(x)
+    return keras.layers.Concatenate(name=f"{prefix}with_velocity")([x, vel])
+
+
+def mirror_matrix(feature_size: int, joints: tuple[int, ...] = FEATURE_JOINTS) -> np.ndarray:
+    """(feature_size, feature_size) matrix M: features @ M are the features of the same frame flipped left to
+    right (x negated, left and right joints swapped, the hip offset negated). A head can average its answers
+    for a window and its mirror image, since people do every action with either side."""
+    size = feature_size
+    has_placement(size)  # refuses sizes that are not pose features of these joints
+    m = np.zeros((size, size), np.float32)
+    for k, j in enumerate(joints):
+        src = joints.index(MIRRORED.get(j, j))
+        for c, sign in enumerate((-1.0, 1.0, 1.0)):  # x, y, visibility
+            m[3 * src + c, 3 * k + c] = sign
+    for c in range(3 * len(joints), size):  # presence, then size, hip x, hip y
+        m[c, c] = 1.0
+    if has_placement(size):
+        m[size - 2, size - 2] = -1.0
+    return m
 
 
 def build_motion_head(
