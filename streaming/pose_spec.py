@@ -16,12 +16,16 @@ from dataclasses import asdict, dataclass, fields
 #: BlazePose landmark indices (mediapipe/modules/pose_landmark/pose_landmark_cpu.pbtxt).
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
-#: Each body landmark's left/right counterpart (itself for the nose): a person seen in a mirror.
-MIRRORED: dict[int, int] = {
-    **{a: b for a, b in ((L_SHOULDER, R_SHOULDER), (L_ELBOW, R_ELBOW), (L_WRIST, R_WRIST), (L_HIP, R_HIP))},
-    **{a: b for a, b in ((L_KNEE, R_KNEE), (L_ANKLE, R_ANKLE))},
-}
-MIRRORED |= {b: a for a, b in MIRRORED.items()}
+_LEFT_RIGHT = (
+    (L_SHOULDER, R_SHOULDER),
+    (L_ELBOW, R_ELBOW),
+    (L_WRIST, R_WRIST),
+    (L_HIP, R_HIP),
+    (L_KNEE, R_KNEE),
+    (L_ANKLE, R_ANKLE),
+)
+#: Each body joint's left/right counterpart, both ways (the nose has none): a person seen in a mirror.
+MIRRORED: dict[int, int] = {a: b for left, right in _LEFT_RIGHT for a, b in ((left, right), (right, left))}
 #: The two auxiliary landmarks after the 33 body ones: the body centre and a point encoding size and rotation;
 #: the next frame's crop is derived from them (pose_landmarks_to_roi.pbtxt via tensors_to_pose_landmarks...).
 AUX_CENTER, AUX_SCALE = 33, 34

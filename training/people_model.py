@@ -131,7 +131,6 @@ CREDITS = (
     LZQ_CREDIT,
     "Pose extractor: MediaPipe BlazePose (Apache-2.0); see NOTICE.",
 )
-#: BlazePose landmark index -> its mirror image (left <-> right) for the 13 feature joints.
 
 
 @dataclass(frozen=True)
@@ -500,8 +499,8 @@ def ensemble(models: list["keras.Model"], mirror: bool = False) -> "keras.Model"
     for k, _ in enumerate(models):
         lstm = keras.layers.LSTM(units, name=f"lstm_rnn_{k}")
         hidden = keras.layers.Dense(dense, activation="relu", name=f"dense_0_{k}")
-        out = keras.layers.Dense(len(LABELS), name=f"logits_{k}")
-        logits.extend(out(hidden(lstm(x))) for x in views)
+        to_logits = keras.layers.Dense(len(LABELS), name=f"logits_{k}")
+        logits.extend(to_logits(hidden(lstm(x))) for x in views)
     mean = keras.layers.Average(name="mean_logits")(logits) if len(logits) > 1 else logits[0]
     probs = keras.layers.Activation("softmax", name="probs")(mean)
     out = keras.Model(x_in, probs, name=f"head_pose_lstm_x{len(models)}")
