@@ -65,18 +65,21 @@ def test_retarget_gives_the_body_its_bone_lengths():
     assert key_frame(_fake_mocap(), "Kick") == 30 and key_frame(_fake_mocap(), "Walk") is None
 
 
-def test_ensemble_is_the_softmax_of_the_mean_logits():
+@pytest.mark.parametrize("mirror", [False, True])
+def test_ensemble_is_the_softmax_of_the_mean_logits(mirror):
+    """Over the members, and with `mirror` over each window and its mirror image too."""
     pytest.importorskip("keras")
     from training.fit import seed_everything
-    from training.motion_train import build_motion_head
+    from training.motion_train import build_motion_head, mirror_matrix
 
     members = []
     for seed in (0, 1):
         seed_everything(seed)
         members.append(build_motion_head(len(LABELS), units=8, dense=8))
-    head = ensemble(members)
+    head = ensemble(members, mirror=mirror)
     x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
-    logp = np.mean([np.log(np.asarray(m(x), np.float64)) for m in members], axis=0)
+    views = (x, x @ mirror_matrix(43)) if mirror else (x,)
+    logp = np.mean([np.log(np.asarray(m(v), np.float64)) for m in members for v in views], axis=0)
     want = np.exp(logp - logp.max(axis=1, keepdims=True))
     want /= want.sum(axis=1, keepdims=True)
     assert np.allclose(np.asarray(head(x)), want, atol=1e-5)
@@ -101,24 +104,6 @@ def test_mirror_matrix_is_the_frame_seen_in_a_mirror():
         m = mirror_matrix(len(f))
         assert np.allclose(f @ m, pose_features(flipped, True, FEATURE_JOINTS, frame_size), atol=1e-6)
         assert np.array_equal(m @ m, np.eye(len(f), dtype=np.float32))
-
-
-def test_mirrored_ensemble_averages_each_window_and_its_mirror_image():
-    pytest.importorskip("keras")
-    from training.fit import seed_everything
-    from training.motion_train import build_motion_head, mirror_matrix
-
-    members = []
-    for seed in (0, 1):
-        seed_everything(seed)
-        members.append(build_motion_head(len(LABELS), units=8, dense=8))
-    head = ensemble(members, mirror=True)
-    x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
-    views = (x, x @ mirror_matrix(43))
-    logp = np.mean([np.log(np.asarray(m(v), np.float64)) for m in members for v in views], axis=0)
-    want = np.exp(logp - logp.max(axis=1, keepdims=True))
-    want /= want.sum(axis=1, keepdims=True)
-    assert np.allclose(np.asarray(head(x)), want, atol=1e-5)
 
 
 def test_false_alarms_count_confident_non_idle_windows():
