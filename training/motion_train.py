@@ -54,17 +54,16 @@ def mirror_matrix(feature_size: int, joints: tuple[int, ...] = FEATURE_JOINTS) -
     """(feature_size, feature_size) matrix M: features @ M are the features of the same frame flipped left to
     right (x negated, left and right joints swapped, the hip offset negated). A head can average its answers
     for a window and its mirror image, since people do every action with either side."""
-    size = feature_size
-    has_placement(size)  # refuses sizes that are not pose features of these joints
-    m = np.zeros((size, size), np.float32)
+    placement = has_placement(feature_size, joints)  # also refuses sizes that are not pose features of these joints
+    m = np.zeros((feature_size, feature_size), np.float32)
     for k, j in enumerate(joints):
         src = joints.index(MIRRORED.get(j, j))
         for c, sign in enumerate((-1.0, 1.0, 1.0)):  # x, y, visibility
             m[3 * src + c, 3 * k + c] = sign
-    for c in range(3 * len(joints), size):  # presence, then size, hip x, hip y
+    for c in range(3 * len(joints), feature_size):  # presence, then size, hip x, hip y
         m[c, c] = 1.0
-    if has_placement(size):
-        m[size - 2, size - 2] = -1.0
+    if placement:
+        m[-2, -2] = -1.0  # the hip's x offset from the frame centre
     return m
 
 

@@ -335,11 +335,9 @@ def lzq_variant(clip: SkeletonClip, rng: np.random.Generator) -> np.ndarray:
     visibility (found keypoints visible with the measured per-joint medians; missing ones low)."""
     speed = float(rng.uniform(0.8, 1.25))
     lm = resample_landmarks(clip.times / speed, clip.landmarks, FEATURE_RATE_HZ).astype(np.float64)
-    if rng.random() < 0.5:
-        src = lm.copy()
-        for a, b in MIRRORED.items():
-            lm[:, a] = src[:, b]
-        lm[..., 0] = clip.frame_size[0] - lm[..., 0]
+    if rng.random() < 0.5:  # the frame flipped: x -> width - x
+        lm = _mirror_points(lm)
+        lm[..., 0] += clip.frame_size[0]
     joints = list(FEATURE_JOINTS)
     found = lm[:, joints, 2] > 0.5
     logit = np.array([VIS_LOGIT[_kind(j)] for j in joints])
