@@ -142,16 +142,15 @@ def _threshold(value: Any) -> float:
 
 def sampling_to_manifest(sampling: Sampling) -> dict:
     """The manifest's `sampling` object; the window is written beside it, as `window`."""
-    return {"mode": sampling.mode, "fps": sampling.feature_rate, "fill": sampling.fill}
+    return {"mode": sampling.mode, "fps": sampling.feature_rate}
 
 
 def sampling_from_manifest(d: dict) -> Sampling:
-    """The manifest's sampling: `sampling: {mode, fps, fill}` (fps there means the feature rate) and `window`.
-    A manifest without `fill` is from before it: those bundles were trained with short clips looped."""
+    """The manifest's sampling: `sampling: {mode, fps}` (fps there means the feature rate) and `window`."""
     raw = d.get("sampling", {})
     if not isinstance(raw, dict):
         raise TypeError(f"sampling must be an object, got {raw!r}")
-    unknown = set(raw) - {"mode", "fps", "fill"}
+    unknown = set(raw) - {"mode", "fps"}
     if unknown:
         raise TypeError(f"unknown sampling keys {sorted(unknown)}")
     default = Sampling()
@@ -159,7 +158,6 @@ def sampling_from_manifest(d: dict) -> Sampling:
         mode=raw.get("mode", default.mode),
         feature_rate=raw.get("fps", default.feature_rate),
         window=d.get("window", default.window),
-        fill=raw.get("fill", "loop"),
     )
 
 

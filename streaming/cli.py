@@ -39,11 +39,11 @@ def _ms(x: float) -> str:
 def event_text(event) -> str:
     """One human-readable line per event."""
     if isinstance(event, Prediction) and event.no_person:
-        extra = " [partial: short stream, held at its ends]" if event.partial else ""
+        extra = " [partial: short stream looped]" if event.partial else ""
         return f"{event.t:8.2f}s  {event.stream}  no person in view  latency {_ms(event.latency_ms)}{extra}"
     if isinstance(event, Prediction):
         top = ", ".join(f"{label} {p:.2f}" for label, p in event.topk)
-        extra = " [partial: short stream, held at its ends]" if event.partial else ""
+        extra = " [partial: short stream looped]" if event.partial else ""
         raw = f" (window: {event.raw_label} {event.raw_score:.2f})" if event.raw_label != event.label else ""
         return (
             f"{event.t:8.2f}s  {event.stream}  {event.label} {event.score:.2f}{raw}  top: {top}  "

@@ -4,7 +4,7 @@ Both modes extract the same thing: frames picked by timestamp at the feature rat
 sampler, so a 25 fps and a 29.97 fps clip give the same spacing and the cache never depends on mode or window.
 
 - `stride` (matches the live engine exactly): the clip's features at the feature rate are cut into `window`-step windows
-  every `hop` steps; a clip shorter than a window fills one (Sampling.fill), as the live engine does.
+  every `hop` steps; a clip shorter than a window is looped to fill one, as the live engine does.
 - `segments` (the original report's method): one window per clip, one feature from each of `window` equal
   segments of the clip's features — the centre one at test, a random one at train (a fresh draw every
   epoch costs nothing because all candidates are cached). With a feature rate at or above the clip's frame rate every
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streaming.sampler import Sampling, fill_to_window, segment_indices, stride_indices
+from streaming.sampler import Sampling, loop_to_window, segment_indices, stride_indices
 
 #: Bumped when the cached features' meaning changes, so old caches are never read as new.
 CACHE_FORMAT = 1
@@ -58,7 +58,7 @@ def default_hop(window: int) -> int:
 def window_starts(n: int, window: int, hop: int | None = None) -> list[int]:
     """First step of each window cut from n features: every `hop` steps, plus one ending at the last feature.
 
-    A clip shorter than a window gives one window at 0 (filled out by windows_from_features).
+    A clip shorter than a window gives one window at 0 (looped by windows_from_features).
     """
     if n <= 0:
         raise ValueError("a clip with no features has no windows")
@@ -75,26 +75,24 @@ def window_starts(n: int, window: int, hop: int | None = None) -> list[int]:
     return starts
 
 
-def window_rows(n: int, window: int, hop: int | None = None, offset: int = 0, fill: str = "hold") -> np.ndarray:
+def window_rows(n: int, window: int, hop: int | None = None, offset: int = 0) -> np.ndarray:
     """Row numbers (K×window int64) of the windows cut from a clip of n features, for indexing lazily.
 
     Windows start every `hop` steps from `offset` (< hop; shifts the grid, for augmentation) and one more ends
-    at the last feature. A clip shorter than a window fills exactly one, as `fill` says
-    (streaming.sampler.fill_to_window), as the live engine fills its buffer from a short stream.
+    at the last feature. A clip shorter than a window is looped to fill exactly one
+    (streaming.sampler.loop_to_window), as the live engine fills its buffer from a short stream.
     """
     if n <= 0:
         raise ValueError("a clip with no features has no windows")
     if n < window:
-        return np.asarray([fill_to_window(n, window, fill)], np.int64)
+        return np.asarray([loop_to_window(n, window)], np.int64)
     if not 0 <= offset <= n - window:
         raise ValueError(f"offset {offset} leaves no window in {n} features")
     starts = np.asarray(window_starts(n - offset, window, hop), np.int64) + offset
     return starts[:, None] + np.arange(window, dtype=np.int64)[None, :]
 
 
-def windows_from_features(
-    feats: np.ndarray, window: int, hop: int | None = None, offset: int = 0, fill: str = "hold"
-) -> np.ndarray:
+def windows_from_features(feats: np.ndarray, window: int, hop: int | None = None, offset: int = 0) -> np.ndarray:
     """Cut an N×D feature sequence into K×window×D windows (a new array; see window_rows for the rule).
 
     When all clips' windows would not fit in memory, keep the features once and index them with window_rows.
@@ -102,7 +100,7 @@ def windows_from_features(
     feats = np.asarray(feats)
     if feats.ndim != 2:
         raise ValueError(f"features must be N×D, got shape {feats.shape}")
-    return feats[window_rows(len(feats), window, hop, offset, fill)]
+    return feats[window_rows(len(feats), window, hop, offset)]
 
 
 def clip_window_rows(
@@ -119,7 +117,7 @@ def clip_window_rows(
     offset = 0
     if rng is not None and n > spec.window:
         offset = int(rng.integers(0, min(hop, n - spec.window + 1)))
-    return window_rows(n, spec.window, hop, offset, spec.fill)
+    return window_rows(n, spec.window, hop, offset)
 
 
 def clip_windows(

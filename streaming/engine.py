@@ -259,9 +259,7 @@ class Engine:
             self._streams[source.name] = _Stream(
                 id=source.name,
                 source=source,
-                window=StreamWindow(
-                    self.window, self.manifest.feature_size, self.hop, fill=self.manifest.sampling.fill
-                ),
+                window=StreamWindow(self.window, self.manifest.feature_size, self.hop),
                 smoother=Smoother(
                     len(self.labels),
                     alpha=self.config.ema_alpha,
@@ -406,9 +404,9 @@ class Engine:
         last_words = {}
         for st in ending:
             self._take_statuses(st)
-            due = st.window.finish()  # a short stream's one (filled) window, or the stream's last seconds
+            due = st.window.finish()  # a short stream's one (looped) window, or the stream's last seconds
             if due is Due.PARTIAL and st.source.truncated:
-                due = Due.NOTHING  # the part of an action before a cut, filled out, is not the action
+                due = Due.NOTHING  # the part of an action before a cut, looped, is not the action
             if due is not Due.NOTHING:
                 self._queue_window(st, partial=due is Due.PARTIAL)
             last_words[st.id] = self._no_prediction_reason(st) if st.predictions == 0 and due is Due.NOTHING else ""

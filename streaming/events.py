@@ -28,8 +28,7 @@ class Prediction:
 
     `t` is the stream time (s) of the newest frame in the window; `latency_ms` runs from that frame's capture
     to this event's emission. `label`/`score` are the smoothed, hysteresis-held display label; `raw_label` is
-    the plain argmax of this window. `partial` marks a window filled out from a stream that ended early (its
-    first and last features held).
+    the plain argmax of this window. `partial` marks a window filled by looping a stream that ended early.
 
     `person`: whether the newest frame of the window shows a person (None: the extractor does not look for
     people); `box`: that person's (x0, y0, x1, y1) in frame fractions. When `person` is False nobody is in

@@ -16,9 +16,6 @@ DUE_TOLERANCE_S = 1e-3
 DEFAULT_WINDOW = 40
 DEFAULT_FEATURE_RATE = 10.0
 SAMPLING_MODES = ("stride", "segments")
-#: How a clip shorter than a window fills one: "hold" its first and last features (bundles from now on), or "loop"
-#: it (bundles made before the manifest said; how their heads were trained).
-FILLS = ("hold", "loop")
 
 
 @dataclass(frozen=True)
@@ -28,14 +25,12 @@ class Sampling:
     `stride`: features at `feature_rate` per second (by timestamp), cut into `window`-step windows; the live
     engine does exactly this. `segments`: one feature from each of `window` equal segments of a clip (the
     original report's method); a window spans the whole clip, so the live engine only approximates it.
-    `feature_rate` is features per second, never a video's frame rate. `fill`: how a clip or stream shorter
-    than a window fills one (FILLS; hold_to_window says why holding).
+    `feature_rate` is features per second, never a video's frame rate.
     """
 
     mode: str = "stride"
     feature_rate: float = DEFAULT_FEATURE_RATE
     window: int = DEFAULT_WINDOW
-    fill: str = "hold"
 
     def __post_init__(self) -> None:
         if self.mode not in SAMPLING_MODES:
@@ -49,8 +44,6 @@ class Sampling:
             raise ValueError(f"feature rate must be a number in (0, 1000] features per second, got {rate!r}")
         if isinstance(self.window, bool) or not isinstance(self.window, numbers.Integral) or self.window < 1:
             raise ValueError(f"window must be a positive whole number of steps, got {self.window!r}")
-        if self.fill not in FILLS:
-            raise ValueError(f"fill must be one of {', '.join(FILLS)}, got {self.fill!r}")
         object.__setattr__(self, "feature_rate", float(rate))  # one spelling: 10 and 10.0 are the same
         object.__setattr__(self, "window", int(self.window))
 
@@ -119,31 +112,11 @@ def segment_indices(n_frames: int, segments: int, rng=None) -> list[int]:
     return out
 
 
-def hold_to_window(n: int, window: int) -> list[int]:
-    """Indices that fill a window from a sequence of n < window items: the sequence in the middle, its first item
-    held before it and its last after it (0,0,..,0,1,..,n-1,n-1,..).
+def loop_to_window(n: int, window: int) -> list[int]:
+    """Indices that fill a window from a sequence of n < window items by looping it (0,1,..,n-1,0,1,..).
 
-    Why not loop it: a camera shows the person before and after a trimmed action, and the nearest guess is that
-    they stood as they began and stay as they ended; a loop jumps from the last pose back to the first, a
-    teleport no person makes (a sit-down looped is a sit-down, a leap up, a sit-down). Training and the live
-    engine both fill short clips this way.
+    Training and the live engine both fill short clips this way.
     """
     if n <= 0:
-        raise ValueError("cannot fill a window from an empty sequence")
-    before = max(0, window - n) // 2
-    return [min(max(i - before, 0), n - 1) for i in range(window)]
-
-
-def loop_to_window(n: int, window: int) -> list[int]:
-    """Indices that fill a window from a sequence of n < window items by looping it (0,1,..,n-1,0,1,..): how
-    bundles made before `Sampling.fill` were trained, so the engine fills their short streams this way."""
-    if n <= 0:
-        raise ValueError("cannot fill a window from an empty sequence")
+        raise ValueError("cannot loop an empty sequence")
     return [i % n for i in range(window)]
-
-
-def fill_to_window(n: int, window: int, fill: str = "hold") -> list[int]:
-    """Indices that fill a window from a sequence of n < window items, as `fill` (FILLS) says."""
-    if fill not in FILLS:
-        raise ValueError(f"fill must be one of {', '.join(FILLS)}, got {fill!r}")
-    return hold_to_window(n, window) if fill == "hold" else loop_to_window(n, window)

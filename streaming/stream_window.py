@@ -22,15 +22,15 @@ from enum import Enum
 import numpy as np
 
 from streaming.ring_buffer import RingBuffer
-from streaming.sampler import fill_to_window
+from streaming.sampler import loop_to_window
 
 #: A jump in stream time longer than this (a paused webcam, a reconnect) restarts the stream's window:
 #: features from both sides of a gap do not make one 4-second action. The same bound applies to a stretch with
 #: nobody in view (pose extractors): when a person appears after it, their window starts afresh.
 GAP_RESET_S = 2.0
-#: A stream that ends before its first full window is classified on what it has, filled out as training fills
-#: short clips (the bundle's `fill`), only if that is at least this share of a window (1 s of a 4 s window):
-#: one frame held forty times is no action, and its "prediction" would be the model's guess on a still picture.
+#: A stream that ends before its first full window is classified on what it has, looped (as training fills short
+#: clips), only if that is at least this share of a window (1 s of a 4 s window): one frame looped forty times is
+#: no action, and its "prediction" would be the model's guess on a still picture.
 MIN_PARTIAL_SHARE = 0.25
 
 
@@ -39,7 +39,7 @@ class Due(Enum):
 
     NOTHING = "nothing"
     WINDOW = "window"  # the full window of the latest features
-    PARTIAL = "partial"  # a stream that ended before its first full window: what it has, filled out
+    PARTIAL = "partial"  # a stream that ended before its first full window: what it has, looped to full length
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,15 @@ class StreamWindow:
     instead of classifying it (see `person_in_view`).
     """
 
-    def __init__(self, window: int, dim: int, hop: int, gap_reset_s: float = GAP_RESET_S, fill: str = "hold"):
+    def __init__(self, window: int, dim: int, hop: int, gap_reset_s: float = GAP_RESET_S):
         if hop < 1:
             raise ValueError(f"hop must be >= 1 feature, got {hop}")
         if not gap_reset_s > 0:
             raise ValueError(f"gap_reset_s must be > 0, got {gap_reset_s}")
         self.window = window
         self.hop = hop
-        self.fill = fill  # how the bundle's head was trained to see a short clip (streaming.sampler.FILLS)
         self.gap_reset_s = gap_reset_s
-        self.min_partial = max(1, math.ceil(window * MIN_PARTIAL_SHARE))  # features a filled window needs
+        self.min_partial = max(1, math.ceil(window * MIN_PARTIAL_SHARE))  # features a looped window needs
         self.ring = RingBuffer(window, dim)
         self.features = 0  # features ever pushed
         self.windows = 0  # windows ever taken
@@ -93,7 +92,7 @@ class StreamWindow:
 
     @property
     def too_short(self) -> bool:
-        """Never a window, and too few features to fill one (MIN_PARTIAL_SHARE): nothing to classify."""
+        """Never a window, and too few features for a looped one (MIN_PARTIAL_SHARE): nothing to classify."""
         return self.windows == 0 and 0 < self.ring.count < self.min_partial
 
     def restart_next(self, why: str) -> None:
@@ -134,8 +133,8 @@ class StreamWindow:
 
     def finish(self) -> Due:
         """The stream ended: its last seconds as a last full window (as training's last window of a clip), or,
-        for a stream that never filled one, what it has, filled out (as training fills short clips), when
-        that is at least `min_partial` features (see `too_short`)."""
+        for a stream that never filled one, what it has, looped (as training fills short clips), when that is at
+        least `min_partial` features (see `too_short`)."""
         if self.windows == 0:
             return Due.PARTIAL if self.ring.count >= self.min_partial else Due.NOTHING
         if self.ring.full and self._since_window > 0:
@@ -144,13 +143,13 @@ class StreamWindow:
 
     def take_window(self, out: np.ndarray | None, partial: bool = False) -> None:
         """Copy the window, oldest feature first, into `out` (window x dim, e.g. a slot of the head's batch) and
-        count it as taken. `partial`: fill a short window as the bundle's `fill` says. `out` None: count it
-        without a copy (a window with nobody in view is reported, not classified)."""
+        count it as taken. `partial`: fill a short window by looping it. `out` None: count it without a copy (a
+        window with nobody in view is reported, not classified)."""
         if out is None:
             pass
         elif partial:
             held = self.ring.view()
-            out[:] = held[fill_to_window(len(held), self.window, self.fill)]
+            out[:] = held[loop_to_window(len(held), self.window)]
         else:
             self.ring.copy_to(out)
         self._since_window = 0

@@ -1,4 +1,4 @@
-"""Training sampling: frames by timestamp (stride), segments (centre/random), windows and filling short clips."""
+"""Training sampling: frames by timestamp (stride), segments (centre/random), windows and looping short clips."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from streaming.clip_sampling import (
     window_starts,
     windows_from_features,
 )
-from streaming.sampler import Sampling, hold_to_window, segment_indices, stride_indices
+from streaming.sampler import Sampling, loop_to_window, segment_indices, stride_indices
 from streaming.video import FrameReader
 
 
@@ -42,18 +42,6 @@ def test_spec_defaults_and_bundle_sampling():
     assert (spec.mode, spec.feature_rate, spec.window) == ("stride", 10.0, 40)
     assert spec.window_seconds == 4.0
     assert Sampling("segments", 5, 40).mode == "segments"
-    assert spec.fill == "hold"
-
-
-def test_a_manifest_says_how_short_clips_fill_a_window_and_older_ones_looped():
-    """Bundles made before `fill` existed were trained on short clips looped: the engine keeps looping theirs."""
-    from streaming.bundle import sampling_from_manifest, sampling_to_manifest
-
-    now = {"sampling": sampling_to_manifest(Sampling()), "window": 40}
-    assert now["sampling"]["fill"] == "hold" and sampling_from_manifest(now) == Sampling()
-    assert sampling_from_manifest({"sampling": {"mode": "stride", "fps": 10.0}, "window": 40}).fill == "loop"
-    with pytest.raises(ValueError, match="fill must be one of hold, loop"):
-        sampling_from_manifest({"sampling": {"fill": "mirror"}, "window": 40})
 
 
 @pytest.mark.parametrize(
@@ -69,7 +57,6 @@ def test_a_manifest_says_how_short_clips_fill_a_window_and_older_ones_looped():
         dict(window=0),
         dict(window=2.5),
         dict(window=True),
-        dict(fill="repeat"),
     ],
 )
 def test_spec_rejects_bad_values(kwargs):
@@ -196,25 +183,14 @@ def test_default_hop_is_a_quarter_window():
     assert windows_from_features(feats, 40).shape[0] == len(range(0, 41, 10))
 
 
-def test_short_clip_fills_exactly_one_window_held_at_its_ends_like_the_live_engine():
+def test_short_clip_is_looped_to_fill_exactly_one_window_like_the_live_engine():
     feats = np.arange(7 * 2, dtype=np.float32).reshape(7, 2)
     w = windows_from_features(feats, 40, hop=10)
     assert w.shape == (1, 40, 2)
-    np.testing.assert_array_equal(w[0], feats[hold_to_window(7, 40)])
-    np.testing.assert_array_equal(w[0, 16:23], feats)  # the clip in the middle
-    assert (w[0, :16] == feats[0]).all() and (w[0, 23:] == feats[6]).all()
+    np.testing.assert_array_equal(w[0], feats[loop_to_window(7, 40)])
+    np.testing.assert_array_equal(w[0, 7:14], feats)
     one = windows_from_features(feats[:1], 40)
     assert (one == feats[0]).all()
-
-
-@pytest.mark.parametrize("n", [1, 2, 7, 39])
-def test_a_held_window_never_jumps_back(n):
-    """A short clip is filled by holding its first and last features, not by looping: a loop jumps from the last
-    pose back to the first (a sit-down looped would stand up in one step), a hold only ever stays or steps on."""
-    rows = hold_to_window(n, 40)
-    assert len(rows) == 40 and sorted(set(rows)) == list(range(n))
-    assert all(b - a in (0, 1) for a, b in zip(rows, rows[1:]))
-    assert abs(rows.count(0) - rows.count(n - 1)) <= 1 if n > 1 else rows == [0] * 40
 
 
 def test_window_rows_index_the_same_windows_lazily():

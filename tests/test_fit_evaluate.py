@@ -46,10 +46,10 @@ def _ramp_clips(n_per_class: int, flip: bool = False, seed: int = 0):
     return feats, labels
 
 
-def test_windows_cover_each_clip_fill_short_ones_and_keep_the_end():
+def test_windows_cover_each_clip_loop_short_ones_and_keep_the_end():
     assert clip_window_rows(25, 10, 5).tolist() == [list(range(s, s + 10)) for s in (0, 5, 10, 15)]
     assert clip_window_rows(23, 10, 5)[-1].tolist() == list(range(13, 23))  # last window ends at the last feature
-    assert clip_window_rows(4, 10, 5).tolist() == [[0, 0, 0, 0, 1, 2, 3, 3, 3, 3]]  # held, like the engine
+    assert clip_window_rows(4, 10, 5).tolist() == [[0, 1, 2, 3, 0, 1, 2, 3, 0, 1]]  # looped like the engine
     seg = clip_window_rows(40, 4, 1, mode="segments", segment_draws=2, rng=np.random.default_rng(0))
     assert seg.shape == (3, 4) and seg[0].tolist() == [5, 15, 25, 35]  # centres, then random draws per segment
     assert all(10 * k <= r < 10 * (k + 1) for row in seg for k, r in enumerate(row))

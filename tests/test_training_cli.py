@@ -82,11 +82,11 @@ def test_run_makes_a_self_contained_run_folder_with_report_figures_and_a_verifie
     assert clip["top5"] is None  # 3 classes
     assert set(clip["per_class"]) == set(CLASSES.split(",")) and len(clip["confusion"]) == 3
     assert report["split"]["name"] == "official-1" and report["split"]["group_leaks"] == 0
-    assert report["sampling"] == {"mode": "stride", "fps": 10.0, "window": 40, "fill": "hold", "eval_hop": 10}
+    assert report["sampling"] == {"mode": "stride", "fps": 10.0, "window": 40, "eval_hop": 10}
     assert report["export"]["parity"]["head"]["max_abs_diff"] < 1e-4
     assert report["fit"]["epochs_run"] <= 2 and report["timings"]["fit_s"] > 0
     manifest = json.loads((run_dir / "bundle" / "manifest.json").read_text())
-    assert manifest["labels"] == CLASSES.split(",") and manifest["sampling"] == {"mode": "stride", "fps": 10.0, "fill": "hold"}
+    assert manifest["labels"] == CLASSES.split(",") and manifest["sampling"] == {"mode": "stride", "fps": 10.0}
     v = subprocess.run(
         [sys.executable, "-m", "export", "verify", str(run_dir / "bundle")],
         cwd=REPO,

@@ -1,7 +1,7 @@
 """Scoring a head on held-out clips: window and clip accuracy, top-k, per class, confusion, report.json.
 
-A clip's prediction is the mean of its windows' probabilities (every window cut from it, or the one window of a
-short clip, held at its ends), the way a viewer would judge a whole clip.
+A clip's prediction is the mean of its windows' probabilities (every window cut from it, or the one looped
+window of a short clip), the way a viewer would judge a whole clip.
 
     probs = predict_windows(head, test_windows)          # head: any callable B×T×D -> B×C
     clip_probs = clip_probabilities(probs, test_windows)

@@ -24,7 +24,7 @@ import numpy as np
 from streaming.atomic import atomic_file, atomic_write_text
 from streaming.clip_sampling import window_starts
 from streaming.progress import progress_bar
-from streaming.sampler import fill_to_window, segment_indices
+from streaming.sampler import loop_to_window, segment_indices
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -91,20 +91,13 @@ class WindowSet:
 
 
 def clip_window_rows(
-    n: int,
-    window: int,
-    hop: int,
-    mode: str = "stride",
-    segment_draws: int = 0,
-    rng: np.random.Generator | None = None,
-    fill: str = "hold",
+    n: int, window: int, hop: int, mode: str = "stride", segment_draws: int = 0, rng: np.random.Generator | None = None
 ) -> np.ndarray:
     """Row indices (within one clip of n features) of its windows.
 
     stride: a window every `hop` steps and one ending at the clip's end; a clip shorter than a window is
-    filled out as `fill` says (streaming.sampler.FILLS), the way the live engine fills its buffer from a short
-    stream. segments: one window of segment centres, plus `segment_draws` random draws (one frame anywhere in
-    each segment) for training.
+    looped to fill one, the way the live engine fills its buffer from a short stream. segments: one window of
+    segment centres, plus `segment_draws` random draws (one frame anywhere in each segment) for training.
     """
     if n <= 0:
         raise ValueError("a clip with no features has no windows")
@@ -113,7 +106,7 @@ def clip_window_rows(
         rows += [segment_indices(n, window, rng or np.random.default_rng(0)) for _ in range(segment_draws)]
         return np.asarray(rows, np.int64)
     if n < window:
-        return np.asarray([fill_to_window(n, window, fill)], np.int64)
+        return np.asarray([loop_to_window(n, window)], np.int64)
     return np.asarray([np.arange(s, s + window) for s in window_starts(n, window, hop)], np.int64)
 
 

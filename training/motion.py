@@ -345,9 +345,7 @@ def _idle(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
         _sit(p, rng)
         for s in "lr":
             p.arm(s, flex=rng.uniform(10, 45), abd=rng.uniform(0, 15), elbow=rng.uniform(50, 100), twist=-20)
-    activity = str(
-        rng.choice(["still", "talk", "drink", "phone", "look", "shift", "scratch", "face", "fidget", "handwork"])
-    )
+    activity = str(rng.choice(["still", "talk", "drink", "phone", "look", "shift", "scratch", "face", "fidget"]))
     a, b = _sides(rng)
     if activity == "talk":  # gestures: hands in front of the body, small, irregular
         for s in (a, b) if rng.random() < 0.6 else (a,):
@@ -403,16 +401,6 @@ def _idle(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dict
             p[f"{s}_abd"] = rng.uniform(0, 20) + sway(t, rng, 5, 0.5, 3.0)
             p[f"{s}_elbow"] = rng.uniform(50, 110) + sway(t, rng, 12, 0.5, 3.0)
             p[f"{s}_twist"] = rng.uniform(-50, 0)
-    elif activity == "handwork":  # both hands busy in front of the chest, elbows bent, never reaching out or
-        # meeting: kneading, massaging someone's shoulders, chopping, washing up; quick small strokes
-        freq, height = rng.uniform(1.0, 5.0), rng.uniform(20, 80)
-        for s in "lr":
-            stroke = oscillate(t, freq * rng.uniform(0.9, 1.1), rng.uniform(0, 2 * np.pi)) * rng.uniform(3, 12)
-            p[f"{s}_flex"] = height + rng.uniform(-8, 8) + stroke + sway(t, rng, 5, 0.3, 1.5)
-            p[f"{s}_abd"] = rng.uniform(5, 30) + sway(t, rng, 4, 0.3, 1.5)
-            p[f"{s}_elbow"] = rng.uniform(70, 120) - 0.8 * stroke + sway(t, rng, 6, 0.3, 1.5)
-            p[f"{s}_twist"] = rng.uniform(-50, -10)
-        p["head_pitch"] = rng.uniform(5, 30) + sway(t, rng, 4, 0.2, 1.0)
     return {"sitting": sitting, "activity": activity}
 
 
@@ -668,7 +656,7 @@ def _punch(p: Pose, rng: np.random.Generator, seconds: float, body: Body) -> dic
         chamber = {"flex": rng.uniform(20, 50), "abd": rng.uniform(5, 25), "elbow": rng.uniform(100, 135)}
         chamber["twist"] = rng.uniform(-45, -20)
         if style == "forward":
-            target = {"flex": rng.uniform(75, 125), "abd": rng.uniform(-35, 10), "elbow": rng.uniform(0, 20)}
+            target = {"flex": rng.uniform(75, 100), "abd": rng.uniform(-20, 10), "elbow": rng.uniform(0, 20)}
         else:
             target = {"flex": rng.uniform(0, 35), "abd": rng.uniform(70, 100), "elbow": rng.uniform(0, 20)}
         target["twist"] = 0.0

@@ -32,7 +32,7 @@ from training.landmark_noise import NoiseConfig, add_landmark_noise
 from training.motion import FEATURE_RATE_HZ, LABELS, WINDOW_STEPS, simulate
 
 #: Bump when the generator changes what a seed produces.
-GENERATOR_VERSION = 13
+GENERATOR_VERSION = 11
 #: Chance of a desk-webcam framing (head to hips, legs out of the frame) per class; the rest are full-body.
 UPPER_BODY_PROB: dict[str, float] = {
     "Idle": 0.35,

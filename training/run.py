@@ -475,7 +475,6 @@ def evaluate(run_dir: Path, progress: bool = True, log: Callable[[str], None] = 
             "mode": config.sampling.mode,
             "fps": config.sampling.feature_rate,
             "window": config.sampling.window,
-            "fill": config.sampling.fill,
             "eval_hop": config.eval_hop,
         },
         "clip": scores["clip"],

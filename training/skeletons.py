@@ -24,7 +24,7 @@ import numpy as np
 
 from streaming.pose_features import feature_size, pose_features
 from streaming.pose_spec import FEATURE_JOINTS, NUM_BODY_LANDMARKS
-from streaming.sampler import DEFAULT_FEATURE_RATE, DEFAULT_WINDOW, hold_to_window, stride_indices
+from streaming.sampler import DEFAULT_FEATURE_RATE, DEFAULT_WINDOW, loop_to_window, stride_indices
 
 #: ../shared/data/skeletons beside the repository.
 DEFAULT_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "skeletons"
@@ -330,10 +330,10 @@ def load_set(set_name: str, root: Path = DEFAULT_ROOT) -> list[SkeletonClip]:
 
 def cut_windows(features: np.ndarray, window: int = DEFAULT_WINDOW, hop: int = 10) -> np.ndarray:
     """(N, window, D) windows every `hop` steps (the last one flush with the end); a clip shorter than a window
-    fills one, held at its ends, as the engine does for bundles made so (`streaming.sampler.hold_to_window`)."""
+    is looped to fill one, as the engine does (`streaming.sampler.loop_to_window`)."""
     n = len(features)
     if n < window:
-        return features[hold_to_window(n, window)][None]
+        return features[loop_to_window(n, window)][None]
     starts = list(range(0, n - window + 1, hop))
     if starts[-1] != n - window:
         starts.append(n - window)
