@@ -153,9 +153,10 @@ class Recipe:
     batch_size: int = 64
     learning_rate: float = 2e-3
     units: int = 96
-    #: The mix's random draw (`--data-seed`). It moves the figures as much as a recipe change does: one recipe
-    #: on draws 0 and 1 gave 5-seed development means 63.3 / 59.5 % (ensembles 70.1 / 69.0 %); another
-    #: 61.5 / 63.4 % (74.1 / 67.8 %). Compare recipes over more than one draw before believing a few points.
+    #: The mix's random draw (`--data-seed`). It moves the figures as much as a recipe change does: generator v13
+    #: on draws 0 and 1 gave 5-seed development means 63.3 / 59.5 % (ensembles 70.1 / 69.0 %); the same with
+    #: short clips held at their ends instead of looped, 61.5 / 63.4 % (74.1 / 67.8 %). Compare recipes over more
+    #: than one draw before believing a few points.
     data_seed: int = 0
 
     def to_dict(self) -> dict:
