@@ -23,7 +23,7 @@ from dashboard.login_guard import LoginGuard, LoginLimiter
 from dashboard.source_policy import ClipFolders
 from dashboard.sources import SourceCatalog, find_clips
 from streaming.alerts import AlertLog
-from streaming.command import run_command
+from streaming.command import run_command, sigterm_as_interrupt
 from streaming.demo import default_bundle_path, demo_clip_path
 from streaming.engine import Engine, EngineConfig
 from streaming.errors import ActionstreamError
@@ -117,19 +117,21 @@ def serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            demo.launch(  # blocks until Ctrl-C, which Gradio handles by closing the server
-                server_name=args.host,
-                server_port=args.port,
-                share=args.share,
-                auth=auth,
-                ssr_mode=False,
-                show_error=True,
-                max_file_size="500mb",
-                css=CSS,
-                footer_links=["api"],
-                # before a login, a page that tells nothing about the app; failed logins slowed per client
-                app_kwargs={"middleware": [Middleware(LoginGuard, limiter=LoginLimiter())]} if auth else None,
-            )
+            # SIGTERM (systemd, docker stop) stops as Ctrl-C does: the engine stops, temp folders go
+            with sigterm_as_interrupt():
+                demo.launch(  # blocks until Ctrl-C, which Gradio handles by closing the server
+                    server_name=args.host,
+                    server_port=args.port,
+                    share=args.share,
+                    auth=auth,
+                    ssr_mode=False,
+                    show_error=True,
+                    max_file_size="500mb",
+                    css=CSS,
+                    footer_links=["api"],
+                    # before a login, a page that tells nothing about the app; failed logins slowed per client
+                    app_kwargs={"middleware": [Middleware(LoginGuard, limiter=LoginLimiter())]} if auth else None,
+                )
         except OSError as exc:  # port taken, address not available
             raise ActionstreamError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
     finally:

@@ -17,6 +17,7 @@ environment variables that hold secrets mean something only where the monitor ru
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import re
@@ -423,6 +424,7 @@ class MonitorFileTab:
         with self._lock:
             if self._saved_root is None:
                 self._saved_root = Path(tempfile.mkdtemp(prefix="actionstream-saved-"))
+                atexit.register(shutil.rmtree, self._saved_root, ignore_errors=True)  # Gradio holds its own copy
             now = time.time()
             for old in self._saved_root.iterdir():
                 if now - old.stat().st_mtime > SAVED_KEEP_S:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from streaming.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, ActionstreamError, one_line
 
@@ -20,3 +22,20 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except KeyboardInterrupt:
         print(f"error: interrupted; {interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM handler that stops like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside, SIGTERM (systemd, `docker stop`, a supervisor) raises KeyboardInterrupt in the main thread, so a
+    server stops as on Ctrl-C: `finally` blocks and atexit handlers run, where Python's default ends the process on
+    the spot. The previous handler comes back on the way out."""
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

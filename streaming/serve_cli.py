@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from streaming.command import raise_interrupt
 from streaming.errors import ActionstreamError, BundleError, one_line
 from streaming.events import jsonable
 
@@ -116,7 +117,7 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)  # its INFO lines say what our stderr lines say
     started_here = connect(args.ray or None, part="serve", log_to_driver=False)  # stdout is for JSON lines only
     deployed = False
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         replicas, gpus = plan_replicas(ray, spec.engine["device"], args.replicas, args.cpus_per_replica)
         spec = replace(spec, replicas=replicas, gpus=gpus)
@@ -158,10 +159,6 @@ def serve_command(args: argparse.Namespace) -> int:
         if started_here:
             ray.shutdown()  # a Ray this started goes with it; a cluster's stays, less this app
     return 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _follow(handle, duration_s: float | None):

@@ -316,7 +316,10 @@ def test_load_and_save_in_the_browser(tiny_bundle, color_clips, tmp_path):
         '[[camera]]\nname = "shop"\nsource = "rtsp://cam.local:8554/live"\n\n'
         '[[alert]]\nname = "blue-alert"\nactions = ["blue"]\nthreshold = 0.65\nmin_duration_s = 1.5\ncooldown_s = 20\n'
     )
-    with DashboardApp(tiny_bundle, clips=[color_clips["red"].parent], log_dir=tmp_path) as app, sync_playwright() as pw:
+    temp = tmp_path / "temp"  # the app's temporary folders, to see that a stop (SIGTERM) removes the saved files
+    temp.mkdir()
+    app = DashboardApp(tiny_bundle, clips=[color_clips["red"].parent], log_dir=tmp_path, env={"TMPDIR": str(temp)})
+    with app, sync_playwright() as pw:
         browser = launch_chromium(pw)
         page = open_dashboard(browser, app.url)
         page.get_by_role("tab", name="Cameras").click()
@@ -334,6 +337,8 @@ def test_load_and_save_in_the_browser(tiny_bundle, color_clips, tmp_path):
         link = page.locator("#cam-file a").first
         link.wait_for()
         saved = page.request.get(link.get_attribute("href")).text()
+        assert list(temp.glob("actionstream-saved-*"))
         browser.close()
     assert tomllib.loads(saved)["camera"] == [{"name": "shop", "source": "rtsp://cam.local:8554/live"}]
+    assert not list(temp.glob("actionstream-saved-*")), "the saved config's folder outlived the dashboard"
     assert tomllib.loads(saved)["alert"][0]["cooldown_s"] == 20
