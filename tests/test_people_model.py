@@ -18,9 +18,12 @@ from training.people_model import (
     best_seeds,
     ensemble,
     false_alarms,
+    fill_coin,
+    filled,
     key_frame,
     make_people_model,
     retarget,
+    synthetic_windows,
     targets,
 )
 
@@ -65,17 +68,21 @@ def test_retarget_gives_the_body_its_bone_lengths():
     assert key_frame(_fake_mocap(), "Kick") == 30 and key_frame(_fake_mocap(), "Walk") is None
 
 
-@pytest.mark.parametrize("mirror", [False, True])
-def test_ensemble_is_the_softmax_of_the_mean_logits(mirror):
-    """Over the members, and with `mirror` over each window and its mirror image too."""
+@pytest.mark.parametrize(
+    ("mirror", "directions"),
+    [(False, (False, False)), (True, (False, False)), (False, (True, False)), (True, (False, True))],
+)
+def test_ensemble_is_the_softmax_of_the_mean_logits(mirror, directions):
+    """Over the members (which may see the bones' directions or not), and with `mirror` over each window and its
+    mirror image too."""
     pytest.importorskip("keras")
     from training.fit import seed_everything
     from training.motion_train import build_motion_head, mirror_matrix
 
     members = []
-    for seed in (0, 1):
+    for seed, bones in enumerate(directions):
         seed_everything(seed)
-        members.append(build_motion_head(len(LABELS), units=8, dense=8))
+        members.append(build_motion_head(len(LABELS), units=8, dense=8, directions=bones))
     head = ensemble(members, mirror=mirror)
     x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
     views = (x, x @ mirror_matrix(43)) if mirror else (x,)
@@ -134,6 +141,7 @@ def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path, monkeypatch):
         epochs=1,
         units=8,
         mirror=True,
+        heads=("joints/loop", "bones/both"),
     )
     report = make_people_model(tmp_path / "b", recipe, cache_dir=None, real=False, progress=False)
     bundle = load_bundle(tmp_path / "b")
@@ -147,8 +155,11 @@ def test_recipe_on_tiny_settings_gives_a_loadable_bundle(tmp_path, monkeypatch):
 
     x = np.random.default_rng(1).normal(size=(2, 40, 43)).astype(np.float32)
     assert np.allclose(head(x), head(x @ mirror_matrix(43)), atol=1e-5)
-    assert report["kept_seeds"] == [0] and [s["kept"] for s in report["seeds"]] == [True, False]
-    assert len(report["seeds"]) == 2 and "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
+    assert report["kept_seeds"] == [["joints/loop", 0]]
+    assert [s["kept"] for s in report["seeds"]] == [True, False, False, False]
+    heads = [(s["head"], s["seed"]) for s in report["seeds"]]
+    assert heads == [("joints/loop", 0), ("joints/loop", 1), ("bones/both", 0), ("bones/both", 1)]
+    assert "mocap.cs.cmu.edu" in (tmp_path / "b" / "NOTICE").read_text()
     assert json.loads((tmp_path / "b" / "report.json").read_text())["labels"] == list(LABELS)
 
     # a rebuild that fails half way (here: the head export) leaves the previous bundle as it was
@@ -205,3 +216,37 @@ def test_targets_add_the_held_out_no_target_rate_when_measured():
     got = targets(report)
     assert got["held_out_no_target_false_alarm_rate"] == {"value": 0.08, "target": 0.1, "met": True}
     assert got["false_alarm_rate"] == {"value": 0.16, "target": 0.1, "met": False}
+
+
+def test_recipe_members_are_every_seed_once_per_kind_of_head():
+    recipe = Recipe(seeds=(0, 1), heads=("joints/loop", "bones/both"))
+    assert recipe.members() == [("joints/loop", 0), ("joints/loop", 1), ("bones/both", 0), ("bones/both", 1)]
+    with pytest.raises(ValueError, match="at least one"):
+        Recipe(heads=())
+    for bad in ("skeleton/loop", "joints", "joints/hold"):
+        with pytest.raises(ValueError, match="inputs/fill with inputs one of joints, bones and fill one of loop"):
+            Recipe(heads=(bad,))
+
+
+def test_short_clips_loop_or_with_the_both_fill_are_held_at_their_ends_half_the_time():
+    clip = np.arange(10, dtype=np.float32)[:, None].repeat(3, axis=1)  # 10 steps, each row its own step number
+    loop = filled(clip)
+    assert loop[:, 0].tolist() == [i % 10 for i in range(40)]
+    assert fill_coin("loop", 0, 1) is None and np.array_equal(filled(clip[:40]), loop)
+    coin = fill_coin("both", 0, 1)
+    windows = [filled(clip, coin)[:, 0].tolist() for _ in range(200)]
+    held = [0.0] * 15 + list(range(10)) + [9.0] * 15  # first pose before, last pose after, the clip in the middle
+    assert all(w in (loop[:, 0].tolist(), held) for w in windows) and 70 < windows.count(held) < 130
+    full = np.ones((50, 3), np.float32)
+    assert filled(full, coin).shape == (40, 3)
+
+
+def test_the_both_fill_changes_only_the_short_clips_of_the_mix():
+    """Its coin has its own generator: every other draw of the mix, and so every long clip, stays as it was."""
+    loop_x, loop_y = synthetic_windows(2, 0, short_prob=0.5)
+    both_x, both_y = synthetic_windows(2, 0, short_prob=0.5, fill="both")
+    assert np.array_equal(loop_y, both_y)
+    changed = [k for k in range(len(loop_x)) if not np.array_equal(loop_x[k], both_x[k])]
+    assert changed and len(changed) < len(loop_x)
+    for k in changed:  # a held window starts by holding its first pose
+        assert np.array_equal(both_x[k][0], both_x[k][1])

@@ -31,23 +31,38 @@ if TYPE_CHECKING:  # pragma: no cover
 POSE_FEATURES = pose_feature_size()
 
 
-def motion_inputs(x_in: "keras.KerasTensor", feature_size: int, prefix: str = "") -> "keras.KerasTensor":
+def motion_inputs(
+    x_in: "keras.KerasTensor", feature_size: int, prefix: str = "", directions: bool = False
+) -> "keras.KerasTensor":
     """Each step's [x, x[t] - x[t-1]] (0 at t=0), in plain Keras layers that export to ONNX. With the placement
     channels (streaming.pose_features), the raw hip offset is left out and only its change goes on: where a person
-    stands in the frame says nothing about what they do, how the hips move does. `prefix` names the layers apart
-    when one model builds this twice."""
+    stands in the frame says nothing about what they do, how the hips move does. `directions` also appends the
+    bones' image directions and their change (training.bone_directions: the pose without the bones' lengths).
+    `prefix` names the layers apart when one model builds this twice."""
     import keras
 
-    later = keras.layers.Cropping1D((1, 0), name=f"{prefix}x_next")(x_in)
-    earlier = keras.layers.Cropping1D((0, 1), name=f"{prefix}x_prev")(x_in)
-    vel = keras.layers.Subtract(name=f"{prefix}velocity")([later, earlier])
-    vel = keras.layers.ZeroPadding1D((1, 0), name=f"{prefix}velocity_pad")(vel)
     x = x_in
     if has_placement(feature_size):  # drop the last two channels (hip x, y): Cropping1D crops the middle axis
         x = keras.layers.Permute((2, 1), name=f"{prefix}channels_first")(x)
         x = keras.layers.Cropping1D((0, 2), name=f"{prefix}without_hip_offset")(x)
         x = keras.layers.Permute((2, 1), name=f"{prefix}steps_first")(x)
-    return keras.layers.Concatenate(name=f"{prefix}with_velocity")([x, vel])
+    parts = [x, step_change(x_in, prefix)]
+    if directions:
+        from training.bone_directions import BoneDirections
+
+        bones = BoneDirections(name=f"{prefix}bone_directions")(x_in)
+        parts += [bones, step_change(bones, f"{prefix}bone_")]
+    return keras.layers.Concatenate(name=f"{prefix}with_velocity")(parts)
+
+
+def step_change(x: "keras.KerasTensor", prefix: str = "") -> "keras.KerasTensor":
+    """x[t] - x[t-1] along the steps, 0 at t=0."""
+    import keras
+
+    later = keras.layers.Cropping1D((1, 0), name=f"{prefix}x_next")(x)
+    earlier = keras.layers.Cropping1D((0, 1), name=f"{prefix}x_prev")(x)
+    vel = keras.layers.Subtract(name=f"{prefix}velocity")([later, earlier])
+    return keras.layers.ZeroPadding1D((1, 0), name=f"{prefix}velocity_pad")(vel)
 
 
 def mirror_matrix(feature_size: int, joints: tuple[int, ...] = FEATURE_JOINTS) -> np.ndarray:
@@ -74,12 +89,13 @@ def build_motion_head(
     units: int = 96,
     dense: int = 64,
     dropout: float = 0.3,
+    directions: bool = False,
 ) -> "keras.Model":
     """(window, feature_size) pose features -> class probabilities, through motion_inputs and one LSTM."""
     import keras
 
     x_in = keras.Input((window, feature_size), name=FEATURES_INPUT)
-    x = motion_inputs(x_in, feature_size)
+    x = motion_inputs(x_in, feature_size, directions=directions)
     x = keras.layers.LSTM(units, dropout=dropout, name="lstm_rnn")(x)
     x = keras.layers.Dense(dense, activation="relu", name="dense_0")(x)
     x = keras.layers.Dropout(dropout, name="dropout_0")(x)

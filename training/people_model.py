@@ -9,12 +9,13 @@ Data (all licensed for training shipped weights; the validation-only sets never 
 - lzq-openpose takes (Apache-2.0; training.skeletons.LZQ_CREDIT): stand and operate as Idle, walk, wave, squat,
   fall; one person's 2D keypoints, mirrored, sped up or slowed, jittered, with BlazePose-like visibility.
 
-Each seed trains the same LSTM head (training.motion_train.build_motion_head) on the mix; the shipped head
-averages the seeds' logits (or only those best on the development subjects: `--keep`, `best_seeds`) inside one
-Keras model (one ONNX file, N small LSTMs). Figures on the real sets
+Each seed trains one LSTM head (training.motion_train.build_motion_head) per kind in Recipe.heads (what it sees:
+the joints, or also the bones' directions; how the mix's short clips fill a window); the shipped head averages
+the members' logits (or only those best on the development subjects: `--keep`, `best_seeds`) inside one Keras
+model (one ONNX file, N small LSTMs). Figures on the real sets
 (UTKinect, MSR Action3D) use the development subjects 1-5 unless `held_out` asks for the final figure (6-10).
 
-    python -m training.people_model --out models/people                # 5 seeds: development figures
+    python -m training.people_model --out models/people                # 5 seeds x 2 kinds: development figures
     python -m training.people_model --out models/people --held-out     # the final figure, once
     python -m training.people_model --out DIR --seeds 10 --keep 5      # average the 5 best of 10 on development
     python -m training.people_model --out models/people --choose-threshold     # open-set threshold only
@@ -111,11 +112,22 @@ OPEN_SET_HISTORY = (
         "how": "OPEN_SET_RULE on the previous model (generator v8, 43-d features, 66.0 % held-out), shipped before",
         "ucf101_no_target_false_alarm_rate": 0.0233,
     },
+    {
+        "threshold": 0.92,
+        "how": "OPEN_SET_RULE on the previous model (generator v11, joints only, short clips looped, 72.3 % "
+        "held-out), shipped before",
+        "ucf101_no_target_false_alarm_rate": 0.0988,
+    },
 )
 #: Shortest short clip (steps at 10/s) and the share of each source's windows that are short clips, looped.
 SHORT_MIN_STEPS = 10
 SHORT_PROB = 0.45
 DOWN_AND_UP = ("Squat", "Bend", "Lunge", "Jump", "PushUp", "SitUp", "Kick")
+#: What a member of the head sees (the first part of a Recipe.heads entry), and whether that adds the bones'
+#: directions (motion_inputs).
+HEAD_INPUTS: dict[str, bool] = {"joints": False, "bones": True}
+#: How a member's short training clips fill a window (the second part of a Recipe.heads entry).
+FILLS = ("loop", "both")
 #: lzq-openpose takes used for training and the class each teaches. "operate" (working at something at a bench)
 #: is a person in view doing none of the actions: Idle by the issue's definition. "run" has no class: left out.
 LZQ_TRAIN_CLASSES: dict[str, str] = {
@@ -158,9 +170,45 @@ class Recipe:
     #: short clips held at their ends instead of looped, 61.5 / 63.4 % (74.1 / 67.8 %). Compare recipes over more
     #: than one draw before believing a few points.
     data_seed: int = 0
+    #: The ensemble's kinds of member, "inputs/fill"; every seed is trained once per kind. inputs (HEAD_INPUTS):
+    #: "joints", the 13 joints' positions and their change, or "bones", also the bones' image directions and their
+    #: change (training.bone_directions: the pose without the bones' lengths, which differ between people and
+    #: skeleton conventions). fill (FILLS): how a short training clip fills its window: "loop", as the engine fills
+    #: a short stream, or "both": held at its ends (first pose before, last after) on a random half, looped on the
+    #: rest (a loop jumps from the last pose back to the first, which no person does; holding only was worse on
+    #: real claps and waves). Members that see the pose differently err apart, so their average is right more
+    #: often: more seeds of one kind saturate (8 joints/loop seeds: 70.1 %). Development ensembles, 5 seeds a
+    #: kind, with the ucf101-mini no-target false alarms: on draw 0, joints/loop 71.3 % (9.9 %), bones/both 75.9 %
+    #: (11.6 %), joints/both + bones/both 78.2 % (12.2 %), joints/loop + bones/both 77.6 % (13.4 %), joints/loop +
+    #: joints/both + bones/both 77.0 % (14.5 %), joints/loop + bones/loop 76.4 % (19.8 %); on draw 1 (an earlier
+    #: coin for "both"), joints/loop 70.7 % (11.0 %), joints/both + bones/both 70.1 % (12.8 %), joints/loop +
+    #: bones/both 76.4 % (14.5 %), joints/loop + bones/loop 79.3 % (12.8 %). The false alarms are one clip's
+    #: (HeadMassage read as Punch).
+    heads: tuple[str, ...] = ("joints/both", "bones/both")
+
+    def __post_init__(self) -> None:
+        if not self.heads:
+            raise ValueError("heads: at least one kind of member")
+        for head in self.heads:
+            head_kind(head)
+
+    def members(self) -> list[tuple[str, int]]:
+        """(kind, seed) of every member the recipe trains, in training order."""
+        return [(head, seed) for head in self.heads for seed in self.seeds]
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def head_kind(head: str) -> tuple[str, str]:
+    """A Recipe.heads entry as (inputs, fill); ValueError names what is wrong."""
+    inputs, _, fill = head.partition("/")
+    if inputs not in HEAD_INPUTS or fill not in FILLS:
+        raise ValueError(
+            f"a head is inputs/fill with inputs one of {', '.join(HEAD_INPUTS)} and fill one of {', '.join(FILLS)}, "
+            f"got {head!r}"
+        )
+    return inputs, fill
 
 
 @dataclass
@@ -176,9 +224,21 @@ class TrainingData:
 # ---------------------------------------------------------------------------------------------- synthetic
 
 
-def looped(features: np.ndarray, window: int = WINDOW_STEPS) -> np.ndarray:
-    """A clip shorter than a window, looped to fill it, as training and the live engine both do."""
-    return features[loop_to_window(len(features), window)] if len(features) < window else features[:window]
+def filled(features: np.ndarray, coin: np.random.Generator | None = None, window: int = WINDOW_STEPS) -> np.ndarray:
+    """A clip shorter than a window, looped to fill it as the live engine fills a short stream; with a `coin`
+    (Recipe.fill "both"), held at its ends instead (first pose before, last pose after) on half the clips. The
+    coin is its own generator, so the mix's other draws stay as they were."""
+    if len(features) >= window:
+        return features[:window]
+    if coin is not None and coin.random() < 0.5:
+        before = (window - len(features)) // 2
+        return features[np.clip(np.arange(window) - before, 0, len(features) - 1)]
+    return features[loop_to_window(len(features), window)]
+
+
+def fill_coin(fill: str, seed: int, source: int) -> np.random.Generator | None:
+    """The coin of Recipe.fill "both" for one source of the mix (None: every short clip looped)."""
+    return np.random.default_rng([seed, source, 13]) if fill == "both" else None
 
 
 def short_steps(rng: np.random.Generator, label: str = "") -> int:
@@ -200,9 +260,12 @@ def busiest_stretch(features: np.ndarray, clean: np.ndarray, steps: int, rng: np
     return features[best : best + steps]
 
 
-def synthetic_windows(per_class: int, seed: int, short_prob: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_windows(
+    per_class: int, seed: int, short_prob: float = 0.0, fill: str = "loop"
+) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` synthetic clips (one 40-step window each) of every label; `short_prob` of them are short
-    clips (the action inside a shorter span) looped to 40 steps."""
+    clips (the action inside a shorter span) filled to 40 steps as `fill` says (Recipe.fill)."""
+    coin = fill_coin(fill, seed, 1)
     xs, ys = [], []
     for k, label in enumerate(LABELS):
         for i in range(per_class):
@@ -210,7 +273,7 @@ def synthetic_windows(per_class: int, seed: int, short_prob: float = 0.0) -> tup
             rng = np.random.default_rng([cs, 5])
             clip = synthesize_clip(label, cs)
             if rng.random() < short_prob:
-                xs.append(looped(busiest_stretch(clip.features, clip.clean, short_steps(rng, label), rng)))
+                xs.append(filled(busiest_stretch(clip.features, clip.clean, short_steps(rng, label), rng), coin))
             else:
                 xs.append(clip.features)
             ys.append(k)
@@ -280,11 +343,17 @@ def key_frame(joints: np.ndarray, label: str) -> int | None:
 
 
 def mocap_window(
-    joints: np.ndarray, fps: float, label: str, rng: np.random.Generator, steps: int = WINDOW_STEPS
+    joints: np.ndarray,
+    fps: float,
+    label: str,
+    rng: np.random.Generator,
+    steps: int = WINDOW_STEPS,
+    coin: np.random.Generator | None = None,
 ) -> np.ndarray:
     """One 40-step feature window from a mocap take (all its frames at `fps`): a random stretch at a random
     speed that shows the take's key frame (a take shorter than the window is held still before and after, as a
-    person stands), a random body, mirrored half the time, then the synthetic clips' cameras and noise."""
+    person stands), a random body, mirrored half the time, then the synthetic clips' cameras and noise. A short
+    window (`steps` < 40) is filled to 40 (filled, with `coin`)."""
     speed = float(rng.uniform(0.8, 1.25))
     times = sample_times(rng, steps, FEATURE_RATE_HZ)
     span = (times[-1] - times[0]) * speed
@@ -305,14 +374,16 @@ def mocap_window(
     if rng.random() < 0.5:
         points = _mirror_points(points)
     points[..., 1] -= points[..., 1].min() - 0.07  # the lowest point on the ground
-    return looped(render_clip(label, points, times, rng, framing="full").features)
+    return filled(render_clip(label, points, times, rng, framing="full").features, coin)
 
 
-def mocap_windows(per_class: int, seed: int, root: Path = MOCAP_ROOT) -> tuple[np.ndarray, np.ndarray]:
+def mocap_windows(
+    per_class: int, seed: int, root: Path = MOCAP_ROOT, fill: str = "loop"
+) -> tuple[np.ndarray, np.ndarray]:
     """About `per_class` windows of each class the labelled CMU takes hold, shared among its takes (HDM05 is
     validation-only and never used here)."""
     clips = [c for c in training_clips(load_mocap_clips(root, rate=None)) if c.label in LABELS]
-    rng = np.random.default_rng([seed, 7])
+    rng, coin = np.random.default_rng([seed, 7]), fill_coin(fill, seed, 2)
     takes: dict[str, int] = {}
     for c in clips:
         takes[c.label] = takes.get(c.label, 0) + 1
@@ -320,7 +391,7 @@ def mocap_windows(per_class: int, seed: int, root: Path = MOCAP_ROOT) -> tuple[n
     for clip in clips:
         for _ in range(int(np.ceil(per_class / takes[clip.label]))):
             steps = short_steps(rng, clip.label) if rng.random() < SHORT_PROB else WINDOW_STEPS
-            xs.append(mocap_window(clip.joints, clip.fps, clip.label, rng, steps))
+            xs.append(mocap_window(clip.joints, clip.fps, clip.label, rng, steps, coin))
             ys.append(LABELS.index(clip.label))
     return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)
 
@@ -354,9 +425,9 @@ def lzq_variant(clip: SkeletonClip, rng: np.random.Generator) -> np.ndarray:
     return np.stack([pose_features(f, True, frame_size=clip.frame_size) for f in lm])
 
 
-def lzq_windows(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def lzq_windows(per_class: int, seed: int, fill: str = "loop") -> tuple[np.ndarray, np.ndarray]:
     """About `per_class` 40-step windows for each lzq class, from augmented copies of its takes."""
-    rng = np.random.default_rng([seed, 11])
+    rng, coin = np.random.default_rng([seed, 11]), fill_coin(fill, seed, 3)
     takes: dict[str, list[SkeletonClip]] = {}
     for clip in load_set("lzq"):
         if clip.raw_class in LZQ_TRAIN_CLASSES:
@@ -369,10 +440,10 @@ def lzq_windows(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
                 feats = lzq_variant(clip, rng)
                 w = cut_windows(feats, WINDOW_STEPS, hop=int(rng.integers(7, 14)))
                 w = w[rng.permutation(len(w))[: max(1, per_class // (2 * len(clips)))]]
-                for j in np.flatnonzero(rng.random(len(w)) < SHORT_PROB):  # a short stretch, looped
+                for j in np.flatnonzero(rng.random(len(w)) < SHORT_PROB):  # a short stretch, filled
                     n = short_steps(rng, label)
                     start = int(rng.integers(0, len(feats) - n))
-                    w[j] = looped(feats[start : start + n])
+                    w[j] = filled(feats[start : start + n], coin)
                 xs.append(w)
                 ys += [LABELS.index(label)] * len(w)
                 got += len(w)
@@ -382,34 +453,38 @@ def lzq_windows(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------- the mix
 
 
-def mix_key(recipe: Recipe) -> str:
+def mix_key(recipe: Recipe, fill: str = "loop") -> str:
     """The name of a training mix in the cache: changes when the generator or the mix's sizes do."""
     from training.motion_dataset import GENERATOR_VERSION
 
-    key = f"mix_v{GENERATOR_VERSION}_short{SHORT_PROB}_s{recipe.synthetic_per_class}"
+    short = "short" if fill == "loop" else "fill" + fill  # "short": the name from before the fills
+    key = f"mix_v{GENERATOR_VERSION}_{short}{SHORT_PROB}_s{recipe.synthetic_per_class}"
     return key + f"_m{recipe.mocap_windows_per_class}_l{recipe.lzq_windows_per_class}_d{recipe.data_seed}"
 
 
-def seed_path(cache_dir: Path, recipe: Recipe, seed: int) -> Path:
-    """Where a seed's trained head is kept (reused by a rerun of the same recipe, and by finalize_held_out)."""
-    return Path(cache_dir) / f"{mix_key(recipe)}_u{recipe.units}_e{recipe.epochs}_seed{seed}.keras"
+def seed_path(cache_dir: Path, recipe: Recipe, seed: int, head: str = "joints/loop") -> Path:
+    """Where a member's trained head is kept (reused by a rerun of the same recipe, and by finalize_held_out)."""
+    inputs, fill = head_kind(head)
+    name = f"_u{recipe.units}_e{recipe.epochs}" + ("_dir" if HEAD_INPUTS[inputs] else "")
+    return Path(cache_dir) / f"{mix_key(recipe, fill)}{name}_seed{seed}.keras"
 
 
-def build_training_data(recipe: Recipe, cache_dir: Path | None = None) -> TrainingData:
-    """The mix, cached as one .npz per recipe under `cache_dir` (regenerated when the recipe changes)."""
-    path = Path(cache_dir) / f"{mix_key(recipe)}.npz" if cache_dir else None
+def build_training_data(recipe: Recipe, cache_dir: Path | None = None, fill: str = "loop") -> TrainingData:
+    """The mix with short clips filled as `fill` says, cached as one .npz per recipe and fill under `cache_dir`
+    (regenerated when the recipe changes). The fill changes only the short clips' contents, never the counts."""
+    path = Path(cache_dir) / f"{mix_key(recipe, fill)}.npz" if cache_dir else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             x, y, source = z["x"], z["y"], z["source"]
     else:
         parts = []
         if recipe.synthetic_per_class:
-            synthetic = synthetic_windows(recipe.synthetic_per_class, recipe.data_seed, SHORT_PROB)
+            synthetic = synthetic_windows(recipe.synthetic_per_class, recipe.data_seed, SHORT_PROB, fill)
             parts.append(("synthetic", *synthetic))
         if recipe.mocap_windows_per_class:
-            parts.append(("cmu", *mocap_windows(recipe.mocap_windows_per_class, recipe.data_seed)))
+            parts.append(("cmu", *mocap_windows(recipe.mocap_windows_per_class, recipe.data_seed, fill=fill)))
         if recipe.lzq_windows_per_class:
-            parts.append(("lzq", *lzq_windows(recipe.lzq_windows_per_class, recipe.data_seed)))
+            parts.append(("lzq", *lzq_windows(recipe.lzq_windows_per_class, recipe.data_seed, fill)))
         x = np.concatenate([p[1] for p in parts])
         y = np.concatenate([p[2] for p in parts])
         source = np.concatenate([np.full(len(p[2]), p[0]) for p in parts])
@@ -426,7 +501,9 @@ def build_training_data(recipe: Recipe, cache_dir: Path | None = None) -> Traini
 # ---------------------------------------------------------------------------------------------- training
 
 
-def train_head(data: TrainingData, seed: int, recipe: Recipe, progress: bool = False) -> tuple["keras.Model", dict]:
+def train_head(
+    data: TrainingData, seed: int, recipe: Recipe, progress: bool = False, inputs: str = "joints"
+) -> tuple["keras.Model", dict]:
     """One seed's head: 10 % of the windows (stratified by the seed) for early stopping; best weights kept."""
     import keras
 
@@ -436,7 +513,9 @@ def train_head(data: TrainingData, seed: int, recipe: Recipe, progress: bool = F
     rng = np.random.default_rng([seed, 3])
     val = rng.random(len(data.y)) < 0.1
     seed_everything(seed)
-    model = build_motion_head(len(LABELS), WINDOW_STEPS, data.x.shape[2], units=recipe.units)
+    model = build_motion_head(
+        len(LABELS), WINDOW_STEPS, data.x.shape[2], units=recipe.units, directions=HEAD_INPUTS[inputs]
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(recipe.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -464,6 +543,15 @@ def train_head(data: TrainingData, seed: int, recipe: Recipe, progress: bool = F
     return model, info
 
 
+def load_seed(path: Path) -> "keras.Model":
+    """A trained seed from the cache (its layers may include training.bone_directions.BoneDirections)."""
+    import keras
+
+    import training.bone_directions  # noqa: F401  (registers the layer with Keras)
+
+    return keras.models.load_model(path)
+
+
 def best_seeds(infos: list[dict], keep: int) -> list[int]:
     """Positions (in training order) of the `keep` seeds with the best development clip accuracy (0: all).
 
@@ -480,8 +568,10 @@ def best_seeds(infos: list[dict], keep: int) -> list[int]:
 
 def ensemble(models: list["keras.Model"], mirror: bool = False) -> "keras.Model":
     """One flat Keras model whose output is the softmax of the members' mean logits (members: build_motion_head
-    models of one shape). Flat, so the export can rebuild it layer by layer. `mirror`: every member also sees the
-    window flipped left to right (a fixed matrix, motion_train.mirror_matrix) and the mean runs over both views."""
+    models of one window, feature size and width, with or without the bones' directions). Flat, so the export can
+    rebuild it layer by layer; each input view is built once and shared by the members that see it. `mirror`:
+    every member also sees the window flipped left to right (a fixed matrix, motion_train.mirror_matrix) and the
+    mean runs over both views."""
     import keras
 
     from training.models import FEATURES_INPUT
@@ -492,17 +582,24 @@ def ensemble(models: list["keras.Model"], mirror: bool = False) -> "keras.Model"
     units = first.get_layer("lstm_rnn").units
     dense = first.get_layer("dense_0").units
     x_in = keras.Input((window, size), name=FEATURES_INPUT)
-    views = [motion_inputs(x_in, size)]
+    windows = [("", x_in)]
     if mirror:
         flip = keras.layers.Dense(size, use_bias=False, trainable=False, name="mirror")
-        views.append(motion_inputs(flip(x_in), size, prefix="mirrored_"))
+        windows.append(("mirrored_", flip(x_in)))
         flip.set_weights([mirror_matrix(size)])
+    views: dict[bool, list] = {}  # with the bones' directions or not -> the views of each window
     logits = []
-    for k, _ in enumerate(models):
+    for k, member in enumerate(models):
+        directions = any(layer.name == "bone_directions" for layer in member.layers)
+        if directions not in views:
+            names = ("bones_" if directions else "joints_") if views else ""  # the first kind: the plain names
+            views[directions] = [
+                motion_inputs(x, size, prefix=names + prefix, directions=directions) for prefix, x in windows
+            ]
         lstm = keras.layers.LSTM(units, name=f"lstm_rnn_{k}")
         hidden = keras.layers.Dense(dense, activation="relu", name=f"dense_0_{k}")
         to_logits = keras.layers.Dense(len(LABELS), name=f"logits_{k}")
-        logits.extend(to_logits(hidden(lstm(x))) for x in views)
+        logits.extend(to_logits(hidden(lstm(x))) for x in views[directions])
     mean = keras.layers.Average(name="mean_logits")(logits) if len(logits) > 1 else logits[0]
     probs = keras.layers.Activation("softmax", name="probs")(mean)
     out = keras.Model(x_in, probs, name=f"head_pose_lstm_x{len(models)}")
@@ -766,20 +863,23 @@ def make_people_model(
             print(msg, flush=True)
 
     started = time.perf_counter()
-    data = build_training_data(recipe, cache_dir)
+    mixes = {head_kind(recipe.heads[0])[1]: build_training_data(recipe, cache_dir, head_kind(recipe.heads[0])[1])}
+    data = next(iter(mixes.values()))  # counts and the baseline: every fill's mix has the same windows per class
     say(f"training windows: {len(data.y)} ({json.dumps({k: sum(v.values()) for k, v in data.counts.items()})})")
     models, seeds = [], []
-    for seed in recipe.seeds:
-        kept = seed_path(cache_dir, recipe, seed) if cache_dir is not None else None
+    for head_name, seed in recipe.members():
+        inputs, fill = head_kind(head_name)
+        kept = seed_path(cache_dir, recipe, seed, head_name) if cache_dir is not None else None
         if kept is not None and kept.is_file():  # same recipe, same data: reuse the trained seed
-            import keras
-
-            model, info = keras.models.load_model(kept), {"seed": seed, "reused": kept.name}
+            model, info = load_seed(kept), {"seed": seed, "reused": kept.name}
         else:
-            model, info = train_head(data, seed, recipe, progress=False)
+            if fill not in mixes:
+                mixes[fill] = build_training_data(recipe, cache_dir, fill)
+            model, info = train_head(mixes[fill], seed, recipe, progress=False, inputs=inputs)
             if kept is not None:
                 kept.parent.mkdir(parents=True, exist_ok=True)
                 model.save(str(kept))
+        info = {"seed": seed, "head": head_name} | info
         fn = keras_predict_fn(model)
         info["synthetic"] = synthetic_accuracy(fn, recipe.synthetic_test_per_class, 10_000 + seed)["accuracy"]
         if real:
@@ -792,7 +892,8 @@ def make_people_model(
         info["kept"] = k in chosen
     models = [models[k] for k in chosen]
     if len(chosen) < len(seeds):
-        say(f"kept seeds {[seeds[k]['seed'] for k in chosen]} (best {recipe.keep} on the development subjects)")
+        kept_names = [f"{seeds[k]['head']} {seeds[k]['seed']}" for k in chosen]
+        say(f"kept seeds {kept_names} (best {recipe.keep} on the development subjects)")
     head = ensemble(models, mirror=recipe.mirror)
     head_fn = keras_predict_fn(head)
     report: dict[str, Any] = {
@@ -800,7 +901,7 @@ def make_people_model(
         "recipe": recipe.to_dict(),
         "training_windows": data.counts,
         "seeds": seeds,
-        "kept_seeds": [seeds[k]["seed"] for k in chosen],
+        "kept_seeds": [[seeds[k]["head"], seeds[k]["seed"]] for k in chosen],
         "synthetic": synthetic_accuracy(head_fn, recipe.synthetic_test_per_class, 10_000 + 99),
     }
     keys = ("synthetic",) + (("real_dev",) if real else ())
@@ -825,7 +926,8 @@ def make_people_model(
 
     description = (
         "People out of the box: MediaPipe BlazePose pose features (13 joints, 10/s) and an LSTM head over 4 s "
-        f"(mean logits of {len(models)} seeds) for 17 everyday actions. Trained on the project's synthetic 3D "
+        f"(mean logits of {len(models)} members, kinds {' and '.join(recipe.heads)}: inputs/fill, see the recipe) "
+        "for 17 everyday actions. Trained on the project's synthetic 3D "
         "motion (random bodies, views, framings, landmark noise measured on the pose pipeline), CMU motion capture "
         "retargeted to the joints (walk, jump, kick, punch, bend) and the lzq-openpose takes (stand/operate as "
         "Idle, walk, wave, squat, fall). Measured on real skeletons (UTKinect, MSR Action3D; never trained on): "
@@ -919,19 +1021,17 @@ def finalize_held_out(
     and confusion.png."""
     out = Path(out)
     report, fn = _built_bundle(out)
-    data = build_training_data(recipe, cache_dir)
+    data = build_training_data(recipe, cache_dir, head_kind(recipe.heads[0])[1])
     baseline = mean_pool_baseline(data.x, [LABELS[k] for k in data.y], LABELS)
     final = real_figures(fn, HELD_OUT_SUBJECTS)
     held: dict[str, Any] = {"ensemble": final, "baseline": short(real_figures(baseline, HELD_OUT_SUBJECTS))}
     if cache_dir is not None:
-        import keras
-
         seeds = []
-        for seed in recipe.seeds:
-            path = seed_path(cache_dir, recipe, seed)
+        for head_name, seed in recipe.members():
+            path = seed_path(cache_dir, recipe, seed, head_name)
             if path.is_file():
-                member = keras_predict_fn(keras.models.load_model(path))
-                seeds.append({"seed": seed, **short(real_figures(member, HELD_OUT_SUBJECTS))})
+                member = keras_predict_fn(load_seed(path))
+                seeds.append({"seed": seed, "head": head_name, **short(real_figures(member, HELD_OUT_SUBJECTS))})
         held["seeds"] = seeds
         if seeds:
             keys = ("overall", "utkinect", "msr", "sit_stand")
@@ -1009,6 +1109,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic-per-class", type=int, default=Recipe.synthetic_per_class)
     ap.add_argument("--data-seed", type=int, default=Recipe.data_seed, help="the mix's random draw (Recipe.data_seed)")
     ap.add_argument("--mirror", action="store_true", help="also average each window's mirror image (Recipe.mirror)")
+    ap.add_argument(
+        "--heads",
+        default=",".join(Recipe.heads),
+        help="the kinds of member, comma-separated inputs/fill (Recipe.heads), each trained once per seed",
+    )
     ap.add_argument("--held-out", action="store_true", help="also the final figure on subjects 6-10")
     ap.add_argument("--held-out-only", action="store_true", help="only the final figure, for the bundle at --out")
     ap.add_argument(
@@ -1017,14 +1122,18 @@ def main(argv: list[str] | None = None) -> int:
         help="only choose and measure the open-set threshold of the bundle at --out (its head untouched)",
     )
     args = ap.parse_args(argv)
-    recipe = Recipe(
-        seeds=tuple(range(args.seeds)),
-        keep=args.keep,
-        epochs=args.epochs,
-        synthetic_per_class=args.synthetic_per_class,
-        mirror=args.mirror,
-        data_seed=args.data_seed,
-    )
+    try:
+        recipe = Recipe(
+            seeds=tuple(range(args.seeds)),
+            keep=args.keep,
+            epochs=args.epochs,
+            synthetic_per_class=args.synthetic_per_class,
+            mirror=args.mirror,
+            data_seed=args.data_seed,
+            heads=tuple(k.strip() for k in args.heads.split(",") if k.strip()),
+        )
+    except ValueError as exc:
+        ap.error(str(exc))
     if args.choose_threshold:
         finalize_open_set(args.out)
     elif args.held_out_only:
