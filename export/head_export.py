@@ -276,8 +276,6 @@ def _drop_role(tmp: Path, m: Manifest, role: str) -> None:
 def _load_keras(path: Path) -> "keras.Model":
     import keras
 
-    import training.bone_directions  # noqa: F401  (registers the project's own layer: heads that see bones use it)
-
     try:
         return keras.models.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError) as exc:
