@@ -69,20 +69,27 @@ def test_retarget_gives_the_body_its_bone_lengths():
 
 
 @pytest.mark.parametrize(
-    ("mirror", "directions"),
-    [(False, (False, False)), (True, (False, False)), (False, (True, False)), (True, (False, True))],
+    ("mirror", "kinds"),
+    [
+        (False, ("joints", "joints")),
+        (True, ("joints", "joints")),
+        (False, ("bones", "joints", "dirs")),
+        (True, ("joints", "dirs", "bones")),
+    ],
 )
-def test_ensemble_is_the_softmax_of_the_mean_logits(mirror, directions):
-    """Over the members (which may see the bones' directions or not), and with `mirror` over each window and its
-    mirror image too."""
+def test_ensemble_is_the_softmax_of_the_mean_logits(mirror, kinds):
+    """Over the members (of any kind: what they see), and with `mirror` over each window and its mirror image too."""
     pytest.importorskip("keras")
     from training.fit import seed_everything
     from training.motion_train import build_motion_head, mirror_matrix
+    from training.people_model import HEAD_INPUTS, member_inputs
 
     members = []
-    for seed, bones in enumerate(directions):
+    for seed, kind in enumerate(kinds):
         seed_everything(seed)
-        members.append(build_motion_head(len(LABELS), units=8, dense=8, directions=bones))
+        positions, directions = HEAD_INPUTS[kind]
+        members.append(build_motion_head(len(LABELS), units=8, dense=8, directions=directions, positions=positions))
+        assert member_inputs(members[-1]) == kind
     head = ensemble(members, mirror=mirror)
     x = np.random.default_rng(0).normal(size=(3, 40, 43)).astype(np.float32)
     views = (x, x @ mirror_matrix(43)) if mirror else (x,)
@@ -224,7 +231,7 @@ def test_recipe_members_are_every_seed_once_per_kind_of_head():
     with pytest.raises(ValueError, match="at least one"):
         Recipe(heads=())
     for bad in ("skeleton/loop", "joints", "joints/hold"):
-        with pytest.raises(ValueError, match="inputs/fill with inputs one of joints, bones and fill one of loop"):
+        with pytest.raises(ValueError, match="inputs/fill with inputs one of joints, bones, dirs and fill one of loop"):
             Recipe(heads=(bad,))
 
 

@@ -32,27 +32,32 @@ POSE_FEATURES = pose_feature_size()
 
 
 def motion_inputs(
-    x_in: "keras.KerasTensor", feature_size: int, prefix: str = "", directions: bool = False
+    x_in: "keras.KerasTensor", feature_size: int, prefix: str = "", directions: bool = False, positions: bool = True
 ) -> "keras.KerasTensor":
     """Each step's [x, x[t] - x[t-1]] (0 at t=0), in plain Keras layers that export to ONNX. With the placement
     channels (streaming.pose_features), the raw hip offset is left out and only its change goes on: where a person
     stands in the frame says nothing about what they do, how the hips move does. `directions` also appends the
-    bones' image directions and their change (training.bone_directions: the pose without the bones' lengths).
-    `prefix` names the layers apart when one model builds this twice."""
+    bones' image directions and their change (training.bone_directions: the pose without the bones' lengths);
+    `positions` False (with `directions`) leaves the positions out: [directions, their change, every channel's
+    change]. `prefix` names the layers apart when one model builds this twice."""
     import keras
 
+    if not (positions or directions):
+        raise ValueError("a head sees the positions, the bones' directions, or both")
+    parts = []
+    if directions:
+        from training.bone_directions import BoneDirections
+
+        bones = BoneDirections(name=f"{prefix}bone_directions")(x_in)
+        parts = [bones, step_change(bones, f"{prefix}bone_")]
+    if not positions:
+        return keras.layers.Concatenate(name=f"{prefix}with_velocity")([*parts, step_change(x_in, prefix)])
     x = x_in
     if has_placement(feature_size):  # drop the last two channels (hip x, y): Cropping1D crops the middle axis
         x = keras.layers.Permute((2, 1), name=f"{prefix}channels_first")(x)
         x = keras.layers.Cropping1D((0, 2), name=f"{prefix}without_hip_offset")(x)
         x = keras.layers.Permute((2, 1), name=f"{prefix}steps_first")(x)
-    parts = [x, step_change(x_in, prefix)]
-    if directions:
-        from training.bone_directions import BoneDirections
-
-        bones = BoneDirections(name=f"{prefix}bone_directions")(x_in)
-        parts += [bones, step_change(bones, f"{prefix}bone_")]
-    return keras.layers.Concatenate(name=f"{prefix}with_velocity")(parts)
+    return keras.layers.Concatenate(name=f"{prefix}with_velocity")([x, step_change(x_in, prefix), *parts])
 
 
 def step_change(x: "keras.KerasTensor", prefix: str = "") -> "keras.KerasTensor":
@@ -90,12 +95,13 @@ def build_motion_head(
     dense: int = 64,
     dropout: float = 0.3,
     directions: bool = False,
+    positions: bool = True,
 ) -> "keras.Model":
     """(window, feature_size) pose features -> class probabilities, through motion_inputs and one LSTM."""
     import keras
 
     x_in = keras.Input((window, feature_size), name=FEATURES_INPUT)
-    x = motion_inputs(x_in, feature_size, directions=directions)
+    x = motion_inputs(x_in, feature_size, directions=directions, positions=positions)
     x = keras.layers.LSTM(units, dropout=dropout, name="lstm_rnn")(x)
     x = keras.layers.Dense(dense, activation="relu", name="dense_0")(x)
     x = keras.layers.Dropout(dropout, name="dropout_0")(x)
