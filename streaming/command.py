@@ -24,7 +24,7 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
         return EXIT_INTERRUPTED
 
 
-def raise_interrupt(signum: int, frame: object) -> None:
+def _raise_interrupt(signum: int, frame: object) -> None:
     """A SIGTERM handler that stops like Ctrl-C."""
     raise KeyboardInterrupt
 
@@ -34,7 +34,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """Inside, SIGTERM (systemd, `docker stop`, a supervisor) raises KeyboardInterrupt in the main thread, so a
     server stops as on Ctrl-C: `finally` blocks and atexit handlers run, where Python's default ends the process on
     the spot. The previous handler comes back on the way out."""
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         yield
     finally:

@@ -11,13 +11,12 @@ import argparse
 import json
 import logging
 import queue
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
-from streaming.command import raise_interrupt
+from streaming.command import sigterm_as_interrupt
 from streaming.errors import ActionstreamError, BundleError, one_line
 from streaming.events import jsonable
 
@@ -117,26 +116,26 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.getLogger("ray.serve").setLevel(logging.WARNING)  # its INFO lines say what our stderr lines say
     started_here = connect(args.ray or None, part="serve", log_to_driver=False)  # stdout is for JSON lines only
     deployed = False
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
-        replicas, gpus = plan_replicas(ray, spec.engine["device"], args.replicas, args.cpus_per_replica)
-        spec = replace(spec, replicas=replicas, gpus=gpus)
-        print(
-            f"serving {len(spec.cameras)} camera(s) on {replicas} replica(s) "
-            f"({'1 GPU' if gpus else f'{spec.cpus_per_replica:g} CPU'} each), app {spec.app}",
-            file=sys.stderr,
-            flush=True,
-        )
-        deployed = True  # from here on, whatever happens, the app is deleted on the way out
-        try:
-            handle = deploy(spec)
-        except RuntimeError as exc:
-            raise ActionstreamError(f"the Serve app {spec.app} did not start: {one_line(exc)[:300]}") from exc
-        for p in handle.start.remote().result():
-            where = f"{p['replica']} (node {p['node_id'][:8]}, host {p['host']})" if p["replica"] else "nowhere yet"
-            print(f"camera {p['camera']}: {where}{': ' + p['reason'] if p['reason'] else ''}", file=sys.stderr)
-        for event in _follow(handle, args.duration):
-            print(json.dumps(jsonable(event), separators=(",", ":")), flush=True)
+        with sigterm_as_interrupt():  # `docker stop`, systemd: stop as on Ctrl-C
+            replicas, gpus = plan_replicas(ray, spec.engine["device"], args.replicas, args.cpus_per_replica)
+            spec = replace(spec, replicas=replicas, gpus=gpus)
+            print(
+                f"serving {len(spec.cameras)} camera(s) on {replicas} replica(s) "
+                f"({'1 GPU' if gpus else f'{spec.cpus_per_replica:g} CPU'} each), app {spec.app}",
+                file=sys.stderr,
+                flush=True,
+            )
+            deployed = True  # from here on, whatever happens, the app is deleted on the way out
+            try:
+                handle = deploy(spec)
+            except RuntimeError as exc:
+                raise ActionstreamError(f"the Serve app {spec.app} did not start: {one_line(exc)[:300]}") from exc
+            for p in handle.start.remote().result():
+                where = f"{p['replica']} (node {p['node_id'][:8]}, host {p['host']})" if p["replica"] else "nowhere yet"
+                print(f"camera {p['camera']}: {where}{': ' + p['reason'] if p['reason'] else ''}", file=sys.stderr)
+            for event in _follow(handle, args.duration):
+                print(json.dumps(jsonable(event), separators=(",", ":")), flush=True)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 130
@@ -144,7 +143,6 @@ def serve_command(args: argparse.Namespace) -> int:
         sys.stdout = None
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
         if sys.stdout is not None:
             sys.stdout.flush()
             sys.stdout = sys.stderr  # Ray's goodbyes ("(raylet) ...") must not land among the JSON lines

@@ -207,6 +207,11 @@ class Recipe:
         """(kind, seed) of every member the recipe trains, in training order."""
         return [(head, seed) for head in self.heads for seed in self.seeds]
 
+    def first_fill(self) -> str:
+        """The fill of the first kind's mix: the window counts and the mean-pool baseline come from it (every
+        fill's mix has the same windows per class)."""
+        return head_kind(self.heads[0])[1]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -468,8 +473,8 @@ def mix_key(recipe: Recipe, fill: str = "loop") -> str:
     """The name of a training mix in the cache: changes when the generator or the mix's sizes do."""
     from training.motion_dataset import GENERATOR_VERSION
 
-    short = "short" if fill == "loop" else "fill" + fill  # "short": the name from before the fills
-    key = f"mix_v{GENERATOR_VERSION}_{short}{SHORT_PROB}_s{recipe.synthetic_per_class}"
+    shorts = "short" if fill == "loop" else "fill" + fill  # "short": the name from before the fills
+    key = f"mix_v{GENERATOR_VERSION}_{shorts}{SHORT_PROB}_s{recipe.synthetic_per_class}"
     return key + f"_m{recipe.mocap_windows_per_class}_l{recipe.lzq_windows_per_class}_d{recipe.data_seed}"
 
 
@@ -890,8 +895,8 @@ def make_people_model(
             print(msg, flush=True)
 
     started = time.perf_counter()
-    mixes = {head_kind(recipe.heads[0])[1]: build_training_data(recipe, cache_dir, head_kind(recipe.heads[0])[1])}
-    data = next(iter(mixes.values()))  # counts and the baseline: every fill's mix has the same windows per class
+    data = build_training_data(recipe, cache_dir, recipe.first_fill())
+    mixes = {recipe.first_fill(): data}
     say(f"training windows: {len(data.y)} ({json.dumps({k: sum(v.values()) for k, v in data.counts.items()})})")
     models, seeds = [], []
     for head_name, seed in recipe.members():
@@ -1048,7 +1053,7 @@ def finalize_held_out(
     and confusion.png."""
     out = Path(out)
     report, fn = _built_bundle(out)
-    data = build_training_data(recipe, cache_dir, head_kind(recipe.heads[0])[1])
+    data = build_training_data(recipe, cache_dir, recipe.first_fill())
     baseline = mean_pool_baseline(data.x, [LABELS[k] for k in data.y], LABELS)
     final = real_figures(fn, HELD_OUT_SUBJECTS)
     held: dict[str, Any] = {"ensemble": final, "baseline": short(real_figures(baseline, HELD_OUT_SUBJECTS))}
