@@ -124,7 +124,8 @@ OPEN_SET_HISTORY = (
         "ucf101_no_target_false_alarm_rate": 0.1221,
     },
 )
-#: Shortest short clip (steps at 10/s) and the share of each source's windows that are short clips, looped.
+#: Shortest short clip (steps at 10/s) and the share of each source's windows that are short clips, filled
+#: to a window (FILLS).
 SHORT_MIN_STEPS = 10
 SHORT_PROB = 0.45
 DOWN_AND_UP = ("Squat", "Bend", "Lunge", "Jump", "PushUp", "SitUp", "Kick")
@@ -247,8 +248,8 @@ class TrainingData:
 
 def filled(features: np.ndarray, coin: np.random.Generator | None = None, window: int = WINDOW_STEPS) -> np.ndarray:
     """A clip shorter than a window, looped to fill it as the live engine fills a short stream; with a `coin`
-    (Recipe.fill "both"), held at its ends instead (first pose before, last pose after) on half the clips. The
-    coin is its own generator, so the mix's other draws stay as they were."""
+    (the fill "both" of a Recipe.heads entry), held at its ends instead (first pose before, last pose after) on
+    half the clips. The coin is its own generator, so the mix's other draws stay as they were."""
     if len(features) >= window:
         return features[:window]
     if coin is not None and coin.random() < 0.5:
@@ -258,7 +259,7 @@ def filled(features: np.ndarray, coin: np.random.Generator | None = None, window
 
 
 def fill_coin(fill: str, seed: int, source: int) -> np.random.Generator | None:
-    """The coin of Recipe.fill "both" for one source of the mix (None: every short clip looped)."""
+    """The coin of the fill "both" (FILLS) for one source of the mix (None: every short clip looped)."""
     return np.random.default_rng([seed, source, 13]) if fill == "both" else None
 
 
@@ -285,7 +286,7 @@ def synthetic_windows(
     per_class: int, seed: int, short_prob: float = 0.0, fill: str = "loop"
 ) -> tuple[np.ndarray, np.ndarray]:
     """`per_class` synthetic clips (one 40-step window each) of every label; `short_prob` of them are short
-    clips (the action inside a shorter span) filled to 40 steps as `fill` says (Recipe.fill)."""
+    clips (the action inside a shorter span) filled to 40 steps as `fill` says (FILLS)."""
     coin = fill_coin(fill, seed, 1)
     xs, ys = [], []
     for k, label in enumerate(LABELS):
